@@ -1,0 +1,1 @@
+"""pysfu server: the `pysfu` command and, later, rooms over socket.io."""

@@ -1,0 +1,169 @@
+"""PlainTransport and PipeTransport inside a worker: plain RTP/RTCP on UDP, no ICE, no DTLS."""
+
+import base64
+import ipaddress
+import secrets
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from workers.errors import InvalidParameterError, InvalidStateError
+from workers.listen_info import ListenInfo, bind_socket
+from workers.network import UdpEndpoint
+from workers.params import optional, require
+from workers.transport import Transport
+from workers.transport_tuple import TransportTuple
+
+if TYPE_CHECKING:
+    from workers.router import Router
+
+# Master key and salt lengths in bytes of each SRTP crypto suite (RFC 3711, RFC 7714).
+SRTP_KEY_LENGTHS = {
+    "AEAD_AES_256_GCM": 44,
+    "AEAD_AES_128_GCM": 28,
+    "AES_CM_128_HMAC_SHA1_80": 30,
+    "AES_CM_128_HMAC_SHA1_32": 30,
+}
+
+
+class PlainTransport(Transport):
+    type = "plain"
+
+    def __init__(self, router: "Router", data: dict[str, Any]) -> None:
+        super().__init__(router, data)
+        self.rtcp_mux = optional(data, "rtcpMux", bool, True)
+        self.comedia = optional(data, "comedia", bool, False)
+        self.enable_srtp = optional(data, "enableSrtp", bool, False)
+        self.srtp_crypto_suite = optional(data, "srtpCryptoSuite", str, "AES_CM_128_HMAC_SHA1_80")
+        if self.srtp_crypto_suite not in SRTP_KEY_LENGTHS:
+            raise InvalidParameterError(
+                f"srtpCryptoSuite must be one of {sorted(SRTP_KEY_LENGTHS)}, got {self.srtp_crypto_suite!r}"
+            )
+        self.endpoint: UdpEndpoint | None = None
+        self.rtcp_endpoint: UdpEndpoint | None = None
+        self.tuple: TransportTuple | None = None
+        self.rtcp_tuple: TransportTuple | None = None
+        self.local_srtp_parameters: dict[str, Any] | None = None
+        self.remote_srtp_parameters: dict[str, Any] | None = None
+        self.connected = False
+        self.drop_counters: dict[str, int] = {}
+
+    async def open(self, data: dict[str, Any], default_range: tuple[int, int]) -> None:
+        info = ListenInfo.parse(require(data, "listenInfo", dict), field="listenInfo")
+        if info.protocol != "udp":
+            raise InvalidParameterError(f"listenInfo.protocol must be 'udp' here, got {info.protocol!r}")
+        self.listen_info = info
+        self.endpoint = UdpEndpoint(bind_socket(info, default_range), self.receive_packet)
+        await self.endpoint.start()
+        if not self.rtcp_mux:
+            rtcp_data = data.get("rtcpListenInfo") or {**data["listenInfo"], "port": 0}
+            rtcp_info = ListenInfo.parse(rtcp_data, field="rtcpListenInfo")
+            self.rtcp_endpoint = UdpEndpoint(bind_socket(rtcp_info, default_range), self.receive_packet)
+            await self.rtcp_endpoint.start()
+        if self.enable_srtp:
+            key = secrets.token_bytes(SRTP_KEY_LENGTHS[self.srtp_crypto_suite])
+            self.local_srtp_parameters = {
+                "cryptoSuite": self.srtp_crypto_suite,
+                "keyBase64": base64.b64encode(key).decode(),
+            }
+
+    def _local_tuple(self, endpoint: UdpEndpoint) -> dict[str, Any]:
+        return {
+            "localAddress": self.listen_info.candidate_address,
+            "localIp": self.listen_info.candidate_address,
+            "localPort": endpoint.local_port,
+            "protocol": "udp",
+        }
+
+    def describe(self) -> dict[str, Any]:
+        assert self.endpoint is not None
+        return {
+            "tuple": self.tuple.to_dict() if self.tuple else self._local_tuple(self.endpoint),
+            "rtcpTuple": (
+                self.rtcp_tuple.to_dict()
+                if self.rtcp_tuple
+                else (self._local_tuple(self.rtcp_endpoint) if self.rtcp_endpoint else None)
+            ),
+            "rtcpMux": self.rtcp_mux,
+            "comedia": self.comedia,
+            "srtpParameters": self.local_srtp_parameters,
+        }
+
+    def receive_packet(self, data: bytes, tuple_: TransportTuple, send: Callable[[bytes], None]) -> None:
+        # NOTE: plain RTP forwarding is not wired yet; packets are only counted.
+        self.drop_counters["not_forwarded"] = self.drop_counters.get("not_forwarded", 0) + 1
+
+    def handle_specific_request(self, method: str, data: dict[str, Any]) -> Any:
+        if method == "transport.connect":
+            return self._connect(data)
+        return super().handle_specific_request(method, data)
+
+    def _connect(self, data: dict[str, Any]) -> dict[str, Any]:
+        if self.connected:
+            raise InvalidStateError("connect() already called")
+        assert self.endpoint is not None
+        if not self.comedia:
+            ip = require(data, "ip", str)
+            try:
+                ipaddress.ip_address(ip)
+            except ValueError:
+                raise InvalidParameterError(f"ip must be an IP address, got {ip!r}") from None
+            port = require(data, "port", int)
+            if not 1 <= port <= 65535:
+                raise InvalidParameterError(f"port must be 1..65535, got {port}")
+            self.tuple = TransportTuple(self.endpoint.local_ip, self.endpoint.local_port, ip, port, "udp")
+            if not self.rtcp_mux:
+                rtcp_port = require(data, "rtcpPort", int)
+                if not 1 <= rtcp_port <= 65535:
+                    raise InvalidParameterError(f"rtcpPort must be 1..65535, got {rtcp_port}")
+                assert self.rtcp_endpoint is not None
+                self.rtcp_tuple = TransportTuple(
+                    self.rtcp_endpoint.local_ip, self.rtcp_endpoint.local_port, ip, rtcp_port, "udp"
+                )
+        if self.enable_srtp:
+            self.remote_srtp_parameters = _parse_srtp_parameters(data.get("srtpParameters"))
+        self.connected = True
+        return self.describe()
+
+    def close_network(self) -> None:
+        for endpoint in (self.endpoint, self.rtcp_endpoint):
+            if endpoint is not None:
+                endpoint.close()
+
+    def dump(self) -> dict[str, Any]:
+        result = super().dump()
+        result.update(self.describe())
+        return result
+
+
+class PipeTransport(PlainTransport):
+    type = "pipe"
+
+    def __init__(self, router: "Router", data: dict[str, Any]) -> None:
+        super().__init__(router, {**data, "rtcpMux": True, "comedia": False})
+        self.enable_rtx = optional(data, "enableRtx", bool, False)
+
+    def describe(self) -> dict[str, Any]:
+        result = super().describe()
+        for key in ("rtcpTuple", "rtcpMux", "comedia"):
+            result.pop(key, None)
+        result["enableRtx"] = self.enable_rtx
+        return result
+
+
+def _parse_srtp_parameters(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidParameterError(f"srtpParameters must be an object, got {value!r}")
+    suite = value.get("cryptoSuite")
+    if suite not in SRTP_KEY_LENGTHS:
+        raise InvalidParameterError(f"srtpParameters.cryptoSuite is not supported: {suite!r}")
+    key_base64 = value.get("keyBase64")
+    try:
+        key = base64.b64decode(key_base64, validate=True)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        raise InvalidParameterError("srtpParameters.keyBase64 is not valid base64") from None
+    if len(key) != SRTP_KEY_LENGTHS[suite]:
+        raise InvalidParameterError(
+            f"srtpParameters.keyBase64 must decode to {SRTP_KEY_LENGTHS[suite]} bytes for {suite}, "
+            f"got {len(key)}"
+        )
+    return {"cryptoSuite": suite, "keyBase64": key_base64}

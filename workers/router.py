@@ -1,0 +1,117 @@
+"""A router inside a worker: its transports and the producer -> consumers map."""
+
+from typing import TYPE_CHECKING, Any
+
+from workers.consumer import Consumer
+from workers.errors import InvalidParameterError, NotFoundError, UnsupportedError
+from workers.params import require
+from workers.plain_transport import PipeTransport, PlainTransport
+from workers.producer import Producer
+from workers.transport import Transport
+from workers.webrtc_transport import WebRtcTransport
+
+if TYPE_CHECKING:
+    from workers.channel_server import ChannelServer
+    from workers.worker import Worker
+
+
+class Router:
+    def __init__(self, worker: "Worker", router_id: str) -> None:
+        self.id = router_id
+        self.worker = worker
+        self.channel: ChannelServer = worker.channel
+        self.transports: dict[str, Transport] = {}
+        self.producers: dict[str, Producer] = {}
+        self.consumers: dict[str, Consumer] = {}
+        self.consumers_by_producer: dict[str, dict[str, Consumer]] = {}
+
+    async def handle_request(self, method: str, data: dict[str, Any]) -> Any:
+        if method == "router.dump":
+            return self.dump()
+        if method == "router.createWebRtcTransport":
+            return await self._create_transport(WebRtcTransport, data)
+        if method == "router.createPlainTransport":
+            return await self._create_transport(PlainTransport, data)
+        if method == "router.createPipeTransport":
+            return await self._create_transport(PipeTransport, data)
+        if method == "router.closeTransport":
+            transport_id = require(data, "transportId", str)
+            if transport_id not in self.transports:
+                raise NotFoundError(f"transport {transport_id!r} not found in router {self.id}")
+            self.close_transport(transport_id)
+            return None
+        raise UnsupportedError(f"unknown router method {method!r}")
+
+    async def _create_transport(self, cls: type[WebRtcTransport | PlainTransport], data: dict[str, Any]) -> Any:
+        transport = cls(self, data)
+        if transport.id in self.worker.registry:
+            raise InvalidParameterError(f"transportId {transport.id!r} is already in use")
+        await transport.open(data, self.worker.port_range)
+        self.transports[transport.id] = transport
+        self.worker.registry.add(transport)
+        return transport.describe()
+
+    def close_transport(self, transport_id: str) -> None:
+        transport = self.transports.pop(transport_id, None)
+        if transport is None:
+            return
+        transport.close()
+        self.worker.registry.remove(transport_id)
+
+    def add_producer(self, producer: Producer) -> None:
+        if producer.id in self.worker.registry:
+            raise InvalidParameterError(f"producerId {producer.id!r} is already in use")
+        self.producers[producer.id] = producer
+        self.consumers_by_producer[producer.id] = {}
+        self.worker.registry.add(producer)
+
+    def get_producer(self, producer_id: str) -> Producer:
+        producer = self.producers.get(producer_id)
+        if producer is None:
+            raise NotFoundError(f"producer {producer_id!r} not found in router {self.id}")
+        return producer
+
+    def remove_producer(self, producer: Producer) -> None:
+        """Forget a closed producer and close its consumers, as the control plane does."""
+        self.producers.pop(producer.id, None)
+        self.worker.registry.remove(producer.id)
+        for consumer in list(self.consumers_by_producer.pop(producer.id, {}).values()):
+            transport = self.transports.get(consumer.transport_id)
+            if transport is not None:
+                transport.forget_consumer(consumer.id)
+            self.consumers.pop(consumer.id, None)
+            self.worker.registry.remove(consumer.id)
+
+    def add_consumer(self, consumer: Consumer) -> None:
+        if consumer.id in self.worker.registry:
+            raise InvalidParameterError(f"consumerId {consumer.id!r} is already in use")
+        self.consumers[consumer.id] = consumer
+        self.consumers_by_producer[consumer.producer_id][consumer.id] = consumer
+        self.worker.registry.add(consumer)
+
+    def remove_consumer(self, consumer: Consumer) -> None:
+        self.consumers.pop(consumer.id, None)
+        self.consumers_by_producer.get(consumer.producer_id, {}).pop(consumer.id, None)
+        self.worker.registry.remove(consumer.id)
+
+    def on_producer_paused(self, producer: Producer, paused: bool) -> None:
+        for consumer in self.consumers_by_producer.get(producer.id, {}).values():
+            consumer.set_producer_paused(paused)
+
+    def close(self) -> None:
+        for transport_id in list(self.transports):
+            self.close_transport(transport_id)
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "transportIds": list(self.transports),
+            "mapProducerIdConsumerIds": [
+                {"key": producer_id, "values": list(consumers)}
+                for producer_id, consumers in self.consumers_by_producer.items()
+            ],
+            "mapConsumerIdProducerId": [
+                {"key": consumer.id, "value": consumer.producer_id} for consumer in self.consumers.values()
+            ],
+            "rtpObserverIds": [],
+        }
