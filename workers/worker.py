@@ -96,6 +96,7 @@ class Worker:
             router = Router(self, router_id)
             self.routers[router_id] = router
             self.registry.add(router)
+            self.logger.debug("router created", router=router_id)
             return None
         if method == "worker.closeRouter":
             router = self.routers.pop(require(data, "routerId", str), None)
@@ -103,6 +104,7 @@ class Worker:
                 raise NotFoundError(f"router {data['routerId']!r} not found")
             router.close()
             self.registry.remove(router.id)
+            self.logger.debug("router closed", router=router.id)
             return None
         if method == "worker.createWebRtcServer":
             server = WebRtcServer(data)
