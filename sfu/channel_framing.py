@@ -22,7 +22,7 @@ class FramingError(ValueError):
 
 def encode_frame(message: dict[str, Any]) -> bytes:
     """Encode one message as a length-prefixed msgpack frame."""
-    payload = msgpack.packb(message, use_bin_type=True)
+    payload: bytes = msgpack.packb(message, use_bin_type=True)
     if len(payload) > MAX_FRAME_SIZE:
         raise FramingError(f"frame of {len(payload)} bytes exceeds the limit of {MAX_FRAME_SIZE}")
     return _LENGTH.pack(len(payload)) + payload

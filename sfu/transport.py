@@ -129,7 +129,8 @@ class Transport(Entity):
             raise InvalidParameterError(f"kind must be 'audio' or 'video', got {kind!r}")
         if not isinstance(key_frame_request_delay, int) or key_frame_request_delay < 0:
             raise InvalidParameterError(
-                f"key_frame_request_delay must be a non-negative integer, got {key_frame_request_delay!r}"
+                "key_frame_request_delay must be a non-negative integer, "
+                f"got {key_frame_request_delay!r}"
             )
         if app_data is not None and not isinstance(app_data, dict):
             raise InvalidParameterError(f"app_data must be a dict, got {type(app_data).__name__}")
@@ -207,7 +208,8 @@ class Transport(Entity):
             enable_rtx = producer.kind == "video"
         if not ortc.can_consume(producer.consumable_rtp_parameters, capabilities):
             raise UnsupportedError(
-                f"the given rtp_capabilities cannot consume producer {producer_id} ({producer.kind})"
+                f"the given rtp_capabilities cannot consume producer {producer_id} "
+                f"({producer.kind})"
             )
         parameters = ortc.get_consumer_rtp_parameters(
             producer.consumable_rtp_parameters, capabilities, pipe=pipe, enable_rtx=enable_rtx
@@ -283,7 +285,8 @@ def _check_codec_kinds(kind: str, parameters: dict[str, Any]) -> None:
         mime_type = codec.get("mimeType", "")
         if not mime_type.lower().startswith(kind + "/"):
             raise InvalidParameterError(
-                f"rtp_parameters.codecs[{index}].mimeType {mime_type!r} does not match kind {kind!r}"
+                f"rtp_parameters.codecs[{index}].mimeType {mime_type!r} "
+                f"does not match kind {kind!r}"
             )
 
 

@@ -11,7 +11,9 @@ if TYPE_CHECKING:
 
 
 class WebRtcServer(Entity):
-    """Events: `workerclose`. Observer: `close`, `webrtctransporthandled`, `webrtctransportunhandled`.
+    """Events: `workerclose`.
+
+    Observer: `close`, `webrtctransporthandled`, `webrtctransportunhandled`.
 
     Closing it closes every WebRtcTransport using it; each emits `listenserverclose`.
     """

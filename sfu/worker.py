@@ -329,9 +329,10 @@ async def _attach(
     worker_ref.append(worker)
     stderr_tail: list[str] = []
     worker._own(_read_stderr(process, worker, stderr_tail))
-    exited = asyncio.ensure_future(process.wait())
+    exited: asyncio.Future[Any] = asyncio.ensure_future(process.wait())
+    waiting: set[asyncio.Future[Any]] = {running, exited}
     done, _ = await asyncio.wait(
-        {running, exited}, timeout=start_timeout, return_when=asyncio.FIRST_COMPLETED
+        waiting, timeout=start_timeout, return_when=asyncio.FIRST_COMPLETED
     )
     if running not in done:
         running.cancel()

@@ -38,7 +38,12 @@ def opus_producer_parameters(ssrc: int = 11111111, mid: str = "0") -> dict[str, 
             }
         ],
         "headerExtensions": [
-            {"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": 4, "encrypt": False, "parameters": {}},
+            {
+                "uri": "urn:ietf:params:rtp-hdrext:sdes:mid",
+                "id": 4,
+                "encrypt": False,
+                "parameters": {},
+            },
             {
                 "uri": "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
                 "id": 1,
@@ -78,7 +83,12 @@ def vp8_simulcast_producer_parameters(mid: str = "1") -> dict[str, Any]:
             },
         ],
         "headerExtensions": [
-            {"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": 4, "encrypt": False, "parameters": {}},
+            {
+                "uri": "urn:ietf:params:rtp-hdrext:sdes:mid",
+                "id": 4,
+                "encrypt": False,
+                "parameters": {},
+            },
             {
                 "uri": "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
                 "id": 10,
@@ -99,9 +109,27 @@ def vp8_simulcast_producer_parameters(mid: str = "1") -> dict[str, Any]:
             },
         ],
         "encodings": [
-            {"rid": "r0", "active": True, "scaleResolutionDownBy": 4, "maxBitrate": 500000, "scalabilityMode": "L1T3"},
-            {"rid": "r1", "active": True, "scaleResolutionDownBy": 2, "maxBitrate": 1000000, "scalabilityMode": "L1T3"},
-            {"rid": "r2", "active": True, "scaleResolutionDownBy": 1, "maxBitrate": 5000000, "scalabilityMode": "L1T3"},
+            {
+                "rid": "r0",
+                "active": True,
+                "scaleResolutionDownBy": 4,
+                "maxBitrate": 500000,
+                "scalabilityMode": "L1T3",
+            },
+            {
+                "rid": "r1",
+                "active": True,
+                "scaleResolutionDownBy": 2,
+                "maxBitrate": 1000000,
+                "scalabilityMode": "L1T3",
+            },
+            {
+                "rid": "r2",
+                "active": True,
+                "scaleResolutionDownBy": 1,
+                "maxBitrate": 5000000,
+                "scalabilityMode": "L1T3",
+            },
         ],
         "rtcp": {"cname": "test-cname", "reducedSize": True},
     }

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -22,7 +23,7 @@ _LEVEL_NUMBERS = {"debug": 10, "warn": 30, "error": 40, "none": 100}
 def _configure_logging(channel: ChannelServer, settings: WorkerSettings) -> None:
     """Send every log record over the channel, filtered by the current `logLevel`."""
 
-    def to_channel(_logger: Any, method: str, event: dict[str, Any]) -> str:
+    def to_channel(_logger: Any, method: str, event: MutableMapping[str, Any]) -> str:
         threshold = _LEVEL_NUMBERS[settings.log_level]
         level = {"warning": "warn", "exception": "error", "critical": "error"}.get(method, method)
         if _LEVEL_NUMBERS.get(level, 20) >= threshold:
@@ -59,7 +60,9 @@ def _parse_args(argv: list[str]) -> tuple[int, int, dict[str, Any]]:
     return read_fd, write_fd, settings
 
 
-async def _run(read_fd: int, write_fd: int, settings: WorkerSettings, certificate: Certificate) -> None:
+async def _run(
+    read_fd: int, write_fd: int, settings: WorkerSettings, certificate: Certificate
+) -> None:
     worker: Worker | None = None
 
     async def handle(method: str, target: str | None, data: dict[str, Any]) -> Any:

@@ -1,4 +1,4 @@
-"""The DTLS certificate of one worker: a self-signed ECDSA P-256 certificate and its fingerprints."""
+"""The DTLS certificate of one worker: self-signed ECDSA P-256, and its fingerprints."""
 
 import datetime
 from dataclasses import dataclass
@@ -35,7 +35,7 @@ class Certificate:
 
     @classmethod
     def generate(cls, common_name: str = "pysfu") -> "Certificate":
-        """Create a self-signed ECDSA P-256 certificate valid from 10 years ago to 10 years ahead."""
+        """Create a self-signed ECDSA P-256 certificate valid from 10 years ago to 10 ahead."""
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
         now = datetime.datetime.now(datetime.UTC)

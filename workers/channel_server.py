@@ -32,8 +32,9 @@ class ChannelServer(asyncio.Protocol):
 
     async def connect(self, read_fd: int, write_fd: int) -> None:
         loop = asyncio.get_running_loop()
-        read_pipe = open(read_fd, "rb", buffering=0, closefd=True)  # noqa: SIM115
-        write_pipe = open(write_fd, "wb", buffering=0, closefd=True)  # noqa: SIM115
+        # Opening a pipe descriptor does not block, so the async-open lint does not apply.
+        read_pipe = open(read_fd, "rb", buffering=0, closefd=True)  # noqa: ASYNC230
+        write_pipe = open(write_fd, "wb", buffering=0, closefd=True)  # noqa: ASYNC230
         self._reader, _ = await loop.connect_read_pipe(lambda: self, read_pipe)
         self._writer, _ = await loop.connect_write_pipe(asyncio.Protocol, write_pipe)
 
@@ -69,7 +70,9 @@ class ChannelServer(asyncio.Protocol):
         try:
             while True:
                 get = asyncio.ensure_future(self._queue.get())
-                done, _ = await asyncio.wait({get, closed_wait}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    {get, closed_wait}, return_when=asyncio.FIRST_COMPLETED
+                )
                 if get not in done:
                     get.cancel()
                     return
@@ -83,11 +86,15 @@ class ChannelServer(asyncio.Protocol):
         request_id = message.get("id")
         method = message.get("method")
         if not isinstance(request_id, int) or not isinstance(method, str):
-            _logger.error("malformed request dropped", request_id=repr(request_id), method=repr(method))
+            _logger.error(
+                "malformed request dropped", request_id=repr(request_id), method=repr(method)
+            )
             return
         data = message.get("data")
         try:
-            result = self._handler(method, message.get("target"), data if isinstance(data, dict) else {})
+            result = self._handler(
+                method, message.get("target"), data if isinstance(data, dict) else {}
+            )
             if inspect.isawaitable(result):
                 result = await result
         except WorkerRequestError as error:
@@ -95,7 +102,12 @@ class ChannelServer(asyncio.Protocol):
         except Exception as error:
             _logger.exception("request failed", method=method)
             self._write(
-                {"id": request_id, "ok": False, "error": "SfuError", "reason": f"{method}: {error!r}"}
+                {
+                    "id": request_id,
+                    "ok": False,
+                    "error": "SfuError",
+                    "reason": f"{method}: {error!r}",
+                }
             )
         else:
             self._write({"id": request_id, "ok": True, "data": result})

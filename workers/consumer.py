@@ -41,7 +41,11 @@ class Consumer:
             return self._set_preferred_layers(data)
         if method == "consumer.setPriority":
             priority = data.get("priority")
-            if not isinstance(priority, int) or isinstance(priority, bool) or not 1 <= priority <= 255:
+            if (
+                not isinstance(priority, int)
+                or isinstance(priority, bool)
+                or not 1 <= priority <= 255
+            ):
                 raise InvalidParameterError(f"priority must be an integer 1..255, got {priority!r}")
             self.priority = priority
             return {"priority": self.priority}
@@ -58,10 +62,19 @@ class Consumer:
         spatial = data.get("spatialLayer")
         temporal = data.get("temporalLayer")
         if not isinstance(spatial, int) or isinstance(spatial, bool) or spatial < 0:
-            raise InvalidParameterError(f"spatialLayer must be a non-negative integer, got {spatial!r}")
-        if temporal is not None and (not isinstance(temporal, int) or isinstance(temporal, bool) or temporal < 0):
-            raise InvalidParameterError(f"temporalLayer must be a non-negative integer, got {temporal!r}")
-        self.preferred_layers = {"spatialLayer": spatial, "temporalLayer": temporal if temporal is not None else 0}
+            raise InvalidParameterError(
+                f"spatialLayer must be a non-negative integer, got {spatial!r}"
+            )
+        if temporal is not None and (
+            not isinstance(temporal, int) or isinstance(temporal, bool) or temporal < 0
+        ):
+            raise InvalidParameterError(
+                f"temporalLayer must be a non-negative integer, got {temporal!r}"
+            )
+        self.preferred_layers = {
+            "spatialLayer": spatial,
+            "temporalLayer": temporal if temporal is not None else 0,
+        }
         return self.preferred_layers
 
     def set_producer_paused(self, paused: bool) -> None:

@@ -32,7 +32,9 @@ class ListenInfo:
             raise InvalidParameterError(f"{field} must be an object, got {value!r}")
         protocol = value.get("protocol", "udp")
         if protocol not in ("udp", "tcp"):
-            raise InvalidParameterError(f"{field}.protocol must be 'udp' or 'tcp', got {protocol!r}")
+            raise InvalidParameterError(
+                f"{field}.protocol must be 'udp' or 'tcp', got {protocol!r}"
+            )
         ip = value.get("ip")
         try:
             ipaddress.ip_address(ip)  # type: ignore[arg-type]
@@ -51,7 +53,9 @@ class ListenInfo:
         for key in ("sendBufferSize", "recvBufferSize"):
             size = value.get(key)
             if size is not None and (not _is_int(size) or size <= 0):
-                raise InvalidParameterError(f"{field}.{key} must be a positive integer, got {size!r}")
+                raise InvalidParameterError(
+                    f"{field}.{key} must be a positive integer, got {size!r}"
+                )
             buffers[key] = size
         return cls(
             protocol=protocol,
@@ -78,16 +82,18 @@ def _parse_port_range(value: Any, field: str) -> tuple[int, int] | None:
     if not isinstance(value, dict):
         raise InvalidParameterError(f"{field}.portRange must be an object, got {value!r}")
     low, high = value.get("min"), value.get("max")
-    if not (_is_int(low) and _is_int(high) and 1 <= low <= high <= 65535):
+    if not (isinstance(low, int) and isinstance(high, int)) or isinstance(low, bool):
+        raise InvalidParameterError(
+            f"{field}.portRange min and max must be integers, got {value!r}"
+        )
+    if not 1 <= low <= high <= 65535:
         raise InvalidParameterError(
             f"{field}.portRange must have integers 1 <= min <= max <= 65535, got {value!r}"
         )
     return (low, high)
 
 
-def bind_socket(
-    info: ListenInfo, default_range: tuple[int, int]
-) -> socket.socket:
+def bind_socket(info: ListenInfo, default_range: tuple[int, int]) -> socket.socket:
     """Bind a UDP socket or a listening TCP socket for `info`.
 
     A fixed port is bound as given. Otherwise ports of the range are tried in random order,

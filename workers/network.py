@@ -54,9 +54,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
 class TcpServer:
     """One listening TCP socket; each connection is handled by a protocol from `factory`."""
 
-    def __init__(
-        self, sock: socket.socket, factory: Callable[[], asyncio.Protocol]
-    ) -> None:
+    def __init__(self, sock: socket.socket, factory: Callable[[], asyncio.Protocol]) -> None:
         self.socket = sock
         self.local_ip, self.local_port = sock.getsockname()[:2]
         self._factory = factory

@@ -36,7 +36,8 @@ class PlainTransport(Transport):
         self.srtp_crypto_suite = optional(data, "srtpCryptoSuite", str, "AES_CM_128_HMAC_SHA1_80")
         if self.srtp_crypto_suite not in SRTP_KEY_LENGTHS:
             raise InvalidParameterError(
-                f"srtpCryptoSuite must be one of {sorted(SRTP_KEY_LENGTHS)}, got {self.srtp_crypto_suite!r}"
+                f"srtpCryptoSuite must be one of {sorted(SRTP_KEY_LENGTHS)}, "
+                f"got {self.srtp_crypto_suite!r}"
             )
         self.endpoint: UdpEndpoint | None = None
         self.rtcp_endpoint: UdpEndpoint | None = None
@@ -50,14 +51,18 @@ class PlainTransport(Transport):
     async def open(self, data: dict[str, Any], default_range: tuple[int, int]) -> None:
         info = ListenInfo.parse(require(data, "listenInfo", dict), field="listenInfo")
         if info.protocol != "udp":
-            raise InvalidParameterError(f"listenInfo.protocol must be 'udp' here, got {info.protocol!r}")
+            raise InvalidParameterError(
+                f"listenInfo.protocol must be 'udp' here, got {info.protocol!r}"
+            )
         self.listen_info = info
         self.endpoint = UdpEndpoint(bind_socket(info, default_range), self.receive_packet)
         await self.endpoint.start()
         if not self.rtcp_mux:
             rtcp_data = data.get("rtcpListenInfo") or {**data["listenInfo"], "port": 0}
             rtcp_info = ListenInfo.parse(rtcp_data, field="rtcpListenInfo")
-            self.rtcp_endpoint = UdpEndpoint(bind_socket(rtcp_info, default_range), self.receive_packet)
+            self.rtcp_endpoint = UdpEndpoint(
+                bind_socket(rtcp_info, default_range), self.receive_packet
+            )
             await self.rtcp_endpoint.start()
         if self.enable_srtp:
             key = secrets.token_bytes(SRTP_KEY_LENGTHS[self.srtp_crypto_suite])
@@ -88,7 +93,9 @@ class PlainTransport(Transport):
             "srtpParameters": self.local_srtp_parameters,
         }
 
-    def receive_packet(self, data: bytes, tuple_: TransportTuple, send: Callable[[bytes], None]) -> None:
+    def receive_packet(
+        self, data: bytes, tuple_: TransportTuple, send: Callable[[bytes], None]
+    ) -> None:
         # NOTE: plain RTP forwarding is not wired yet; packets are only counted.
         self.drop_counters["not_forwarded"] = self.drop_counters.get("not_forwarded", 0) + 1
 
@@ -110,7 +117,9 @@ class PlainTransport(Transport):
             port = require(data, "port", int)
             if not 1 <= port <= 65535:
                 raise InvalidParameterError(f"port must be 1..65535, got {port}")
-            self.tuple = TransportTuple(self.endpoint.local_ip, self.endpoint.local_port, ip, port, "udp")
+            self.tuple = TransportTuple(
+                self.endpoint.local_ip, self.endpoint.local_port, ip, port, "udp"
+            )
             if not self.rtcp_mux:
                 rtcp_port = require(data, "rtcpPort", int)
                 if not 1 <= rtcp_port <= 65535:

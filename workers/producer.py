@@ -34,7 +34,9 @@ class Producer:
             self.set_paused(False)
             return None
         if method == "producer.enableTraceEvent":
-            self.trace_event_types = _trace_types(data, {"rtp", "keyframe", "nack", "pli", "fir", "sr"})
+            self.trace_event_types = _trace_types(
+                data, {"rtp", "keyframe", "nack", "pli", "fir", "sr"}
+            )
             return None
         raise UnsupportedError(f"unknown producer method {method!r}")
 
@@ -70,7 +72,9 @@ def _trace_types(data: dict[str, Any], allowed: set[str]) -> list[str]:
         raise InvalidParameterError(f"types must be a list of strings, got {types!r}")
     unknown = sorted(set(types) - allowed)
     if unknown:
-        raise InvalidParameterError(f"unknown trace event types {unknown}; allowed: {sorted(allowed)}")
+        raise InvalidParameterError(
+            f"unknown trace event types {unknown}; allowed: {sorted(allowed)}"
+        )
     return list(dict.fromkeys(types))
 
 

@@ -42,7 +42,9 @@ class Router:
             return None
         raise UnsupportedError(f"unknown router method {method!r}")
 
-    async def _create_transport(self, cls: type[WebRtcTransport | PlainTransport], data: dict[str, Any]) -> Any:
+    async def _create_transport(
+        self, cls: type[WebRtcTransport | PlainTransport], data: dict[str, Any]
+    ) -> Any:
         transport = cls(self, data)
         if transport.id in self.worker.registry:
             raise InvalidParameterError(f"transportId {transport.id!r} is already in use")
@@ -111,7 +113,8 @@ class Router:
                 for producer_id, consumers in self.consumers_by_producer.items()
             ],
             "mapConsumerIdProducerId": [
-                {"key": consumer.id, "value": consumer.producer_id} for consumer in self.consumers.values()
+                {"key": consumer.id, "value": consumer.producer_id}
+                for consumer in self.consumers.values()
             ],
             "rtpObserverIds": [],
         }

@@ -60,8 +60,12 @@ class Transport:
         producer_id = require(data, "producerId", str)
         rtp_parameters = require(data, "rtpParameters", dict)
         mid = rtp_parameters.get("mid")
-        if mid is not None and any(p.rtp_parameters.get("mid") == mid for p in self.producers.values()):
-            raise InvalidParameterError(f"mid {mid!r} is already used by another producer of this transport")
+        if mid is not None and any(
+            p.rtp_parameters.get("mid") == mid for p in self.producers.values()
+        ):
+            raise InvalidParameterError(
+                f"mid {mid!r} is already used by another producer of this transport"
+            )
         used_ssrcs = {
             encoding.get("ssrc")
             for producer in self.producers.values()
@@ -70,7 +74,9 @@ class Transport:
         }
         for encoding in rtp_parameters.get("encodings", []):
             if encoding.get("ssrc") is not None and encoding["ssrc"] in used_ssrcs:
-                raise InvalidParameterError(f"ssrc {encoding['ssrc']} is already used in this transport")
+                raise InvalidParameterError(
+                    f"ssrc {encoding['ssrc']} is already used in this transport"
+                )
         producer = Producer(self.router, self.id, data)
         self.router.add_producer(producer)
         self.producers[producer_id] = producer

@@ -29,7 +29,10 @@ class WebRtcServer:
         infos = data.get("listenInfos")
         if not isinstance(infos, list) or not infos:
             raise InvalidParameterError(f"listenInfos must be a non-empty list, got {infos!r}")
-        parsed = [ListenInfo.parse(info, field=f"listenInfos[{index}]") for index, info in enumerate(infos)]
+        parsed = [
+            ListenInfo.parse(info, field=f"listenInfos[{index}]")
+            for index, info in enumerate(infos)
+        ]
         try:
             for info in parsed:
                 sock = bind_socket(info, default_range)
@@ -66,7 +69,9 @@ class WebRtcServer:
         for fragment in [f for f, t in self.transports_by_fragment.items() if t is transport]:
             del self.transports_by_fragment[fragment]
 
-    def receive_packet(self, data: bytes, tuple_: TransportTuple, send: Callable[[bytes], None]) -> None:
+    def receive_packet(
+        self, data: bytes, tuple_: TransportTuple, send: Callable[[bytes], None]
+    ) -> None:
         self.drop_counters["unknown_tuple"] = self.drop_counters.get("unknown_tuple", 0) + 1
 
     def handle_request(self, method: str, data: dict[str, Any]) -> Any:
@@ -77,7 +82,8 @@ class WebRtcServer:
     def describe(self) -> dict[str, Any]:
         return {
             "listenInfos": [
-                {"protocol": info.protocol, "ip": info.ip, "port": port} for info, port in self._bound
+                {"protocol": info.protocol, "ip": info.ip, "port": port}
+                for info, port in self._bound
             ]
         }
 

@@ -70,7 +70,10 @@ class WebRtcTransport(Transport):
         infos = data.get("listenInfos")
         if not isinstance(infos, list) or not infos:
             raise InvalidParameterError(f"listenInfos must be a non-empty list, got {infos!r}")
-        parsed = [ListenInfo.parse(info, field=f"listenInfos[{index}]") for index, info in enumerate(infos)]
+        parsed = [
+            ListenInfo.parse(info, field=f"listenInfos[{index}]")
+            for index, info in enumerate(infos)
+        ]
         bound: list[tuple[ListenInfo, int]] = []
         try:
             for info in parsed:
@@ -85,9 +88,9 @@ class WebRtcTransport(Transport):
                     self.udp_endpoints.append(endpoint)
                     await endpoint.start()
                 else:
-                    server = TcpServer(sock, self._tcp_connection_factory())
-                    self.tcp_servers.append(server)
-                    await server.start()
+                    tcp_server = TcpServer(sock, self._tcp_connection_factory())
+                    self.tcp_servers.append(tcp_server)
+                    await tcp_server.start()
                 bound.append((info, port))
         except Exception:
             self.close_network()
@@ -103,7 +106,9 @@ class WebRtcTransport(Transport):
         local_preference = 10000
         for info, port in bound:
             preference = local_preference
-            if (self.prefer_udp and info.protocol == "udp") or (self.prefer_tcp and info.protocol == "tcp"):
+            if (self.prefer_udp and info.protocol == "udp") or (
+                self.prefer_tcp and info.protocol == "tcp"
+            ):
                 preference += 1000
             candidate: dict[str, Any] = {
                 "foundation": f"{info.protocol}candidate",
@@ -138,7 +143,10 @@ class WebRtcTransport(Transport):
         }
 
     def dtls_parameters(self) -> dict[str, Any]:
-        return {"role": self.dtls_role, "fingerprints": self.router.worker.certificate.fingerprints()}
+        return {
+            "role": self.dtls_role,
+            "fingerprints": self.router.worker.certificate.fingerprints(),
+        }
 
     def describe(self) -> dict[str, Any]:
         """Return what the control plane needs to build its WebRtcTransport object."""
@@ -147,7 +155,9 @@ class WebRtcTransport(Transport):
             "iceParameters": self.ice_parameters(),
             "iceCandidates": self.ice_candidates,
             "iceState": self.ice_state,
-            "iceSelectedTuple": self.ice_selected_tuple.to_dict() if self.ice_selected_tuple else None,
+            "iceSelectedTuple": self.ice_selected_tuple.to_dict()
+            if self.ice_selected_tuple
+            else None,
             "dtlsParameters": self.dtls_parameters(),
             "dtlsState": self.dtls_state,
         }
@@ -170,7 +180,9 @@ class WebRtcTransport(Transport):
         parameters = require(data, "dtlsParameters", dict)
         role = parameters.get("role", "auto")
         if role not in ("auto", "client", "server"):
-            raise InvalidParameterError(f"dtlsParameters.role must be auto, client or server, got {role!r}")
+            raise InvalidParameterError(
+                f"dtlsParameters.role must be auto, client or server, got {role!r}"
+            )
         fingerprints = parameters.get("fingerprints")
         if not isinstance(fingerprints, list) or not fingerprints:
             raise InvalidParameterError(
@@ -216,7 +228,9 @@ class WebRtcTransport(Transport):
                 "transportId": self.id,
                 "iceRole": "controlled",
                 "iceState": self.ice_state,
-                "iceSelectedTuple": self.ice_selected_tuple.to_dict() if self.ice_selected_tuple else None,
+                "iceSelectedTuple": self.ice_selected_tuple.to_dict()
+                if self.ice_selected_tuple
+                else None,
                 "dtlsState": self.dtls_state,
                 "packetsReceived": self.packets_received,
                 "dropCounters": dict(self.drop_counters),
@@ -226,7 +240,9 @@ class WebRtcTransport(Transport):
 
 def _consent_timeout(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise InvalidParameterError(f"iceConsentTimeout must be a non-negative integer, got {value!r}")
+        raise InvalidParameterError(
+            f"iceConsentTimeout must be a non-negative integer, got {value!r}"
+        )
     if value == 0:
         return 0
     # mediasoup clamps the timeout to 10..60 seconds; 0 disables consent checks.

@@ -16,7 +16,19 @@ from workers.webrtc_server import WebRtcServer
 
 LOG_LEVELS = ("debug", "warn", "error", "none")
 LOG_TAGS = (
-    "info", "ice", "dtls", "rtp", "srtp", "rtcp", "rtx", "bwe", "score", "simulcast", "svc", "sctp", "message",
+    "info",
+    "ice",
+    "dtls",
+    "rtp",
+    "srtp",
+    "rtcp",
+    "rtx",
+    "bwe",
+    "score",
+    "simulcast",
+    "svc",
+    "sctp",
+    "message",
 )
 
 
@@ -33,7 +45,9 @@ class WorkerSettings:
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
                 raise InvalidParameterError(f"{name} must be an integer 1..65535, got {value!r}")
         if min_port > max_port:
-            raise InvalidParameterError(f"rtcMinPort {min_port} is greater than rtcMaxPort {max_port}")
+            raise InvalidParameterError(
+                f"rtcMinPort {min_port} is greater than rtcMaxPort {max_port}"
+            )
         self.port_range = (min_port, max_port)
         self.certificate_file = data.get("dtlsCertificateFile")
         self.private_key_file = data.get("dtlsPrivateKeyFile")
@@ -41,7 +55,9 @@ class WorkerSettings:
     def update(self, data: dict[str, Any]) -> None:
         level = data.get("logLevel", self.log_level)
         if level not in LOG_LEVELS:
-            raise InvalidParameterError(f"logLevel must be one of {list(LOG_LEVELS)}, got {level!r}")
+            raise InvalidParameterError(
+                f"logLevel must be one of {list(LOG_LEVELS)}, got {level!r}"
+            )
         tags = data.get("logTags", self.log_tags)
         if not isinstance(tags, list) or any(tag not in LOG_TAGS for tag in tags):
             raise InvalidParameterError(f"logTags must be a list of {list(LOG_TAGS)}, got {tags!r}")
@@ -52,13 +68,17 @@ class WorkerSettings:
 def load_certificate(settings: WorkerSettings) -> Certificate:
     if settings.certificate_file or settings.private_key_file:
         if not (settings.certificate_file and settings.private_key_file):
-            raise InvalidParameterError("dtlsCertificateFile and dtlsPrivateKeyFile must be given together")
+            raise InvalidParameterError(
+                "dtlsCertificateFile and dtlsPrivateKeyFile must be given together"
+            )
         return Certificate.load(settings.certificate_file, settings.private_key_file)
     return Certificate.generate()
 
 
 class Worker:
-    def __init__(self, channel: ChannelServer, settings: WorkerSettings, certificate: Certificate) -> None:
+    def __init__(
+        self, channel: ChannelServer, settings: WorkerSettings, certificate: Certificate
+    ) -> None:
         self.channel = channel
         self.settings = settings
         self.certificate = certificate
@@ -99,9 +119,10 @@ class Worker:
             self.logger.debug("router created", router=router_id)
             return None
         if method == "worker.closeRouter":
-            router = self.routers.pop(require(data, "routerId", str), None)
-            if router is None:
-                raise NotFoundError(f"router {data['routerId']!r} not found")
+            router_id = require(data, "routerId", str)
+            if router_id not in self.routers:
+                raise NotFoundError(f"router {router_id!r} not found")
+            router = self.routers.pop(router_id)
             router.close()
             self.registry.remove(router.id)
             self.logger.debug("router closed", router=router.id)
@@ -115,9 +136,10 @@ class Worker:
             self.registry.add(server)
             return server.describe()
         if method == "worker.closeWebRtcServer":
-            server = self.webrtc_servers.pop(require(data, "webRtcServerId", str), None)
-            if server is None:
-                raise NotFoundError(f"webRtcServer {data['webRtcServerId']!r} not found")
+            server_id = require(data, "webRtcServerId", str)
+            if server_id not in self.webrtc_servers:
+                raise NotFoundError(f"webRtcServer {server_id!r} not found")
+            server = self.webrtc_servers.pop(server_id)
             server.close()
             self.registry.remove(server.id)
             return None

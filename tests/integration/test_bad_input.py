@@ -24,17 +24,27 @@ from tests.media_parameters import MEDIA_CODECS, device_capabilities, opus_produ
 
 async def test_unsupported_router_codec(worker: Worker) -> None:
     with pytest.raises(UnsupportedError, match="video/H265"):
-        await worker.create_router(media_codecs=[{"kind": "video", "mimeType": "video/H265", "clockRate": 90000}])
+        await worker.create_router(
+            media_codecs=[{"kind": "video", "mimeType": "video/H265", "clockRate": 90000}]
+        )
 
 
 async def test_router_codec_wrong_type(worker: Worker) -> None:
     with pytest.raises(InvalidParameterError, match="clockRate"):
-        await worker.create_router(media_codecs=[{"kind": "audio", "mimeType": "audio/opus", "clockRate": "48000"}])
+        await worker.create_router(
+            media_codecs=[{"kind": "audio", "mimeType": "audio/opus", "clockRate": "48000"}]
+        )
 
 
 async def test_router_duplicate_payload_type(worker: Worker) -> None:
     codecs = [
-        {"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2, "preferredPayloadType": 100},
+        {
+            "kind": "audio",
+            "mimeType": "audio/opus",
+            "clockRate": 48000,
+            "channels": 2,
+            "preferredPayloadType": 100,
+        },
         {"kind": "video", "mimeType": "video/VP8", "clockRate": 90000, "preferredPayloadType": 100},
     ]
     with pytest.raises(InvalidParameterError, match="100"):
@@ -65,7 +75,9 @@ async def test_produce_duplicate_ssrc_rejected_by_worker(router: Router) -> None
     transport = await router.create_webrtc_transport(listen_infos=LISTEN_UDP)
     await transport.produce(kind="audio", rtp_parameters=opus_producer_parameters(ssrc=5, mid="0"))
     with pytest.raises(InvalidParameterError, match="ssrc 5"):
-        await transport.produce(kind="audio", rtp_parameters=opus_producer_parameters(ssrc=5, mid="1"))
+        await transport.produce(
+            kind="audio", rtp_parameters=opus_producer_parameters(ssrc=5, mid="1")
+        )
     assert len((await transport.dump())["producerIds"]) == 1
 
 
@@ -83,7 +95,8 @@ async def test_consume_unknown_producer(router: Router) -> None:
     transport = await router.create_webrtc_transport(listen_infos=LISTEN_UDP)
     with pytest.raises(NotFoundError, match="no-such-producer"):
         await transport.consume(
-            producer_id="no-such-producer", rtp_capabilities=device_capabilities(router.rtp_capabilities)
+            producer_id="no-such-producer",
+            rtp_capabilities=device_capabilities(router.rtp_capabilities),
         )
 
 
@@ -116,11 +129,16 @@ async def test_calls_on_closed_objects(router: Router) -> None:
         ([{"protocol": "sctp", "ip": "127.0.0.1"}], "protocol"),
         ([{"protocol": "udp", "ip": "not-an-ip"}], "not-an-ip"),
         ([{"protocol": "udp", "ip": "127.0.0.1", "port": 70000}], "70000"),
-        ([{"protocol": "udp", "ip": "127.0.0.1", "portRange": {"min": 20, "max": 10}}], "portRange"),
+        (
+            [{"protocol": "udp", "ip": "127.0.0.1", "portRange": {"min": 20, "max": 10}}],
+            "portRange",
+        ),
         ([], "non-empty"),
     ],
 )
-async def test_bad_listen_infos(router: Router, listen_infos: list[dict[str, object]], message: str) -> None:
+async def test_bad_listen_infos(
+    router: Router, listen_infos: list[dict[str, object]], message: str
+) -> None:
     with pytest.raises(InvalidParameterError, match=message):
         await router.create_webrtc_transport(listen_infos=listen_infos)
     assert (await router.dump())["transportIds"] == []
@@ -137,7 +155,9 @@ async def test_bad_dtls_parameters(router: Router) -> None:
 async def test_bad_priority(router: Router) -> None:
     send = await router.create_webrtc_transport(listen_infos=LISTEN_UDP)
     producer = await send.produce(kind="audio", rtp_parameters=opus_producer_parameters())
-    consumer = await send.consume(producer_id=producer.id, rtp_capabilities=device_capabilities(router.rtp_capabilities))
+    consumer = await send.consume(
+        producer_id=producer.id, rtp_capabilities=device_capabilities(router.rtp_capabilities)
+    )
     with pytest.raises(InvalidParameterError, match="256"):
         await consumer.set_priority(256)
 
@@ -148,14 +168,20 @@ async def test_missing_worker_binary() -> None:
 
 
 async def test_worker_binary_exits_at_start() -> None:
-    command = [sys.executable, "-c", "import sys; print('boom: bad build', file=sys.stderr); sys.exit(3)"]
-    with pytest.raises(WorkerStartError, match="exited with code 3.*boom: bad build"):
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; print('boom: bad build', file=sys.stderr); sys.exit(3)",
+    ]
+    with pytest.raises(WorkerStartError, match=r"exited with code 3.*boom: bad build"):
         await create_worker(worker_bin=command)
 
 
 async def test_worker_rejects_bad_certificate_file(tmp_path: object) -> None:
     with pytest.raises(WorkerStartError, match="invalid settings"):
-        await create_worker(dtls_certificate_file="/no/cert.pem", dtls_private_key_file="/no/key.pem")
+        await create_worker(
+            dtls_certificate_file="/no/cert.pem", dtls_private_key_file="/no/key.pem"
+        )
 
 
 @pytest.mark.parametrize(
@@ -177,7 +203,7 @@ async def test_request_timeout() -> None:
     worker = await create_worker(request_timeout=0.3)
     try:
         os.kill(worker.pid, signal.SIGSTOP)
-        with pytest.raises(RequestTimeoutError, match="worker.dump"):
+        with pytest.raises(RequestTimeoutError, match=r"worker\.dump"):
             await worker.dump()
         os.kill(worker.pid, signal.SIGCONT)
         assert (await worker.dump())["pid"] == worker.pid

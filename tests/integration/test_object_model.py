@@ -38,7 +38,9 @@ async def build_room(worker: Worker) -> dict[str, Any]:
     video = await send.produce(kind="video", rtp_parameters=vp8_simulcast_producer_parameters())
     capabilities = device_capabilities(router.rtp_capabilities)
     audio_consumer = await recv.consume(producer_id=audio.id, rtp_capabilities=capabilities)
-    video_consumer = await recv.consume(producer_id=video.id, rtp_capabilities=capabilities, paused=True)
+    video_consumer = await recv.consume(
+        producer_id=video.id, rtp_capabilities=capabilities, paused=True
+    )
     return {
         "router": router,
         "send": send,
@@ -66,7 +68,9 @@ async def test_four_workers_build_rooms() -> None:
             assert dump["routerIds"] == [room["router"].id]
             router_dump = await room["router"].dump()
             assert router_dump["transportIds"] == [room["send"].id, room["recv"].id]
-            consumer_ids = {entry["key"]: entry["values"] for entry in router_dump["mapProducerIdConsumerIds"]}
+            consumer_ids = {
+                entry["key"]: entry["values"] for entry in router_dump["mapProducerIdConsumerIds"]
+            }
             assert consumer_ids == {
                 room["audio"].id: [room["audio_consumer"].id],
                 room["video"].id: [room["video_consumer"].id],
@@ -80,7 +84,10 @@ async def test_four_workers_build_rooms() -> None:
 
 async def test_transport_parameters_shape(router: Router) -> None:
     transport = await router.create_webrtc_transport(
-        listen_infos=[{"protocol": "udp", "ip": "127.0.0.1"}, {"protocol": "tcp", "ip": "127.0.0.1"}],
+        listen_infos=[
+            {"protocol": "udp", "ip": "127.0.0.1"},
+            {"protocol": "tcp", "ip": "127.0.0.1"},
+        ],
         enable_tcp=True,
     )
     ice = transport.ice_parameters
@@ -108,7 +115,9 @@ async def test_transports_share_worker_certificate(worker: Worker, router: Route
 async def test_consumer_parameters(router: Router) -> None:
     room_send = await router.create_webrtc_transport(listen_infos=LISTEN_UDP)
     room_recv = await router.create_webrtc_transport(listen_infos=LISTEN_UDP)
-    video = await room_send.produce(kind="video", rtp_parameters=vp8_simulcast_producer_parameters())
+    video = await room_send.produce(
+        kind="video", rtp_parameters=vp8_simulcast_producer_parameters()
+    )
     assert video.type == "simulcast"
     capabilities = device_capabilities(router.rtp_capabilities)
     first = await room_recv.consume(producer_id=video.id, rtp_capabilities=capabilities)
@@ -230,11 +239,14 @@ async def test_close_worker_cascade(worker: Worker) -> None:
 
 async def test_webrtc_server_close_cascade(worker: Worker, router: Router) -> None:
     server = await worker.create_webrtc_server(
-        listen_infos=[{"protocol": "udp", "ip": "127.0.0.1"}, {"protocol": "tcp", "ip": "127.0.0.1"}]
+        listen_infos=[
+            {"protocol": "udp", "ip": "127.0.0.1"},
+            {"protocol": "tcp", "ip": "127.0.0.1"},
+        ]
     )
     transport = await router.create_webrtc_transport(webrtc_server=server)
     udp_port = server.listen_infos[0]["port"]
-    assert [c["port"] for c in transport.ice_candidates][0] == udp_port
+    assert transport.ice_candidates[0]["port"] == udp_port
     dump = await server.dump()
     assert dump["webRtcTransportIds"] == [transport.id]
     log = EventLog()
@@ -298,7 +310,8 @@ async def test_producer_pause_notifies_consumers(worker: Worker) -> None:
     assert log.entries == [("consumer", "producerpause"), ("consumer", "producerresume")]
     assert not consumer.producer_paused
     late = await room["recv"].consume(
-        producer_id=producer.id, rtp_capabilities=device_capabilities(room["router"].rtp_capabilities)
+        producer_id=producer.id,
+        rtp_capabilities=device_capabilities(room["router"].rtp_capabilities),
     )
     assert late.producer_paused is False
 

@@ -1,0 +1,1 @@
+"""pysfu media worker process (`python -m workers`): sockets and all media state."""
