@@ -16,7 +16,11 @@ def test_round_trip() -> None:
 
 
 @given(
-    st.lists(st.dictionaries(st.text(max_size=5), st.integers(), max_size=4), max_size=6), st.data()
+    st.lists(
+        st.dictionaries(st.text(max_size=5), st.integers(-(2**63), 2**64 - 1), max_size=4),
+        max_size=6,
+    ),
+    st.data(),
 )
 def test_split_and_merged_reads(messages: list[dict[str, int]], data: st.DataObject) -> None:
     stream = b"".join(encode_frame(message) for message in messages)
