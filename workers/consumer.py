@@ -1,16 +1,53 @@
-"""A consumer as the worker keeps it: one producer's media sent out of a transport."""
+"""A consumer as the worker keeps it: one producer's media sent out of a transport.
 
+Forwarding rewrites each packet to the consumer's SSRC and a contiguous sequence number.
+After the consumer becomes active (transport connected, neither side paused) video is held
+back until a key frame arrives, and a key frame is requested.
+"""
+
+import secrets
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from workers.errors import InvalidParameterError, UnsupportedError
-from workers.producer import _trace_types
+from workers.producer import ForwardedPacket, _trace_types
+from workers.rtcp import build_sender_report, ntp_from_seconds
+from workers.rtp import URI_ABS_SEND_TIME, URI_TRANSPORT_CC, rewrite_packet
+from workers.seq_manager import SeqManager
 
 if TYPE_CHECKING:
     from workers.channel_server import ChannelServer
 
+# mediasoup omits a sender report when the stream sent nothing for this long (seconds).
+SENDER_REPORT_MAX_IDLE = 2.0
+
+
+class ConsumerLinks:
+    """What a consumer asks of its transport and producer, as functions."""
+
+    def __init__(
+        self,
+        send_rtp: Callable[[bytes], None],
+        transport_connected: Callable[[], bool],
+        next_transport_sequence_number: Callable[[], int],
+        request_key_frame: Callable[[float, int | None], None],
+    ) -> None:
+        self.send_rtp = send_rtp
+        self.transport_connected = transport_connected
+        self.next_transport_sequence_number = next_transport_sequence_number
+        self.request_key_frame = request_key_frame
+
 
 class Consumer:
-    def __init__(self, channel: "ChannelServer", transport_id: str, data: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        channel: "ChannelServer",
+        transport_id: str,
+        data: dict[str, Any],
+        links: ConsumerLinks,
+        clock: Callable[[], float],
+    ) -> None:
         self.id: str = data["consumerId"]
         self.producer_id: str = data["producerId"]
         self.transport_id = transport_id
@@ -25,17 +62,56 @@ class Consumer:
         self.preferred_layers: dict[str, int] | None = data.get("preferredLayers")
         self.trace_event_types: list[str] = []
         self._channel = channel
+        self._links = links
+        self._clock = clock
+        encoding = self.rtp_parameters["encodings"][0]
+        self.ssrc: int = encoding["ssrc"]
+        self.rtx_ssrc: int | None = encoding.get("rtx", {}).get("ssrc")
+        self.mid_bytes = str(self.rtp_parameters.get("mid", "")).encode() or None
+        self.cname: str = self.rtp_parameters.get("rtcp", {}).get("cname", "")
+        self.payload_types = {codec["payloadType"] for codec in self.rtp_parameters["codecs"]}
+        self.clock_rate: int = self.rtp_parameters["codecs"][0]["clockRate"]
+        uris = {extension["uri"] for extension in self.rtp_parameters.get("headerExtensions", [])}
+        self.uses_abs_send_time = URI_ABS_SEND_TIME in uris
+        self.uses_transport_cc = URI_TRANSPORT_CC in uris
+        self.seq_manager = SeqManager(first_output=_random_first_seq())
+        self.sync_required = True
+        self.was_active = False
+        # Simulcast: the encoding currently forwarded and the one to switch to.
+        self.current_encoding: int | None = None
+        self.target_encoding = self._initial_target()
+        self.packet_count = 0
+        self.byte_count = 0
+        self.last_rtp_timestamp = 0
+        self.last_sent_at = 0.0
+        self.bitrate_window_start = 0.0
+        self.bitrate_window_bytes = 0
+        self.bitrate = 0
+        self.key_frame_requests_received = 0
+        self.drop_counters: dict[str, int] = {}
+
+    def _initial_target(self) -> int:
+        count = len(self.consumable_rtp_encodings)
+        if self.preferred_layers is not None:
+            return min(self.preferred_layers.get("spatialLayer", count - 1), count - 1)
+        return count - 1
+
+    @property
+    def active(self) -> bool:
+        return self._links.transport_connected() and not self.paused and not self.producer_paused
 
     def handle_request(self, method: str, data: dict[str, Any]) -> Any:
         if method == "consumer.dump":
             return self.dump()
         if method == "consumer.getStats":
-            return []
+            return self.get_stats()
         if method == "consumer.pause":
             self.paused = True
+            self.update_active()
             return None
         if method == "consumer.resume":
             self.paused = False
+            self.update_active()
             return None
         if method == "consumer.setPreferredLayers":
             return self._set_preferred_layers(data)
@@ -50,6 +126,7 @@ class Consumer:
             self.priority = priority
             return {"priority": self.priority}
         if method == "consumer.requestKeyFrame":
+            self.request_key_frame()
             return None
         if method == "consumer.enableTraceEvent":
             self.trace_event_types = _trace_types(data, {"rtp", "keyframe", "nack", "pli", "fir"})
@@ -75,6 +152,10 @@ class Consumer:
             "spatialLayer": spatial,
             "temporalLayer": temporal if temporal is not None else 0,
         }
+        target = min(spatial, len(self.consumable_rtp_encodings) - 1)
+        if target != self.target_encoding:
+            self.target_encoding = target
+            self.request_key_frame()
         return self.preferred_layers
 
     def set_producer_paused(self, paused: bool) -> None:
@@ -82,6 +163,115 @@ class Consumer:
             return
         self.producer_paused = paused
         self._channel.notify(self.id, "producerpause" if paused else "producerresume")
+        self.update_active()
+
+    def update_active(self) -> None:
+        """Re-sync on the next key frame whenever the consumer becomes active."""
+        active = self.active
+        if active and not self.was_active:
+            self.sync_required = True
+            self.request_key_frame()
+        self.was_active = active
+
+    def request_key_frame(self) -> None:
+        if self.kind != "video" or not self.active:
+            return
+        encoding = self.target_encoding if self.type == "simulcast" else None
+        self._links.request_key_frame(self._clock(), encoding)
+
+    def on_key_frame_request(self) -> None:
+        """A PLI or FIR from the receiving client."""
+        self.key_frame_requests_received += 1
+        self.request_key_frame()
+
+    def send(self, forwarded: ForwardedPacket) -> None:
+        """Forward one producer packet to the client, or account it as dropped."""
+        packet = forwarded.packet
+        if not self.active:
+            return
+        if self.type == "simulcast" and not self._select_encoding(forwarded):
+            return
+        if self.sync_required:
+            if self.kind == "video" and not forwarded.is_key_frame:
+                self._drop("waiting_for_key_frame")
+                return
+            self.seq_manager.sync(packet.sequence_number)
+            self.sync_required = False
+        if packet.payload_type not in self.payload_types:
+            self.seq_manager.drop(packet.sequence_number)
+            self._drop("payload_type")
+            return
+        sequence_number = self.seq_manager.input(packet.sequence_number)
+        if sequence_number is None:
+            self._drop("old_sequence_number")
+            return
+        now = time.time()
+        block = forwarded.extensions.build(
+            mid=self.mid_bytes,
+            now=now + _NTP_OFFSET if self.uses_abs_send_time else None,
+            transport_sequence_number=(
+                self._links.next_transport_sequence_number() if self.uses_transport_cc else None
+            ),
+        )
+        data = rewrite_packet(
+            packet,
+            payload_type=packet.payload_type,
+            sequence_number=sequence_number,
+            timestamp=packet.timestamp,
+            ssrc=self.ssrc,
+            extension_block=block,
+        )
+        self._links.send_rtp(data)
+        self._account(forwarded.received_at, len(data), packet.timestamp, now)
+
+    def _select_encoding(self, forwarded: ForwardedPacket) -> bool:
+        """Forward one simulcast encoding; switch to the target only on its key frame."""
+        index = forwarded.encoding_index
+        if index == self.current_encoding and index == self.target_encoding:
+            return True
+        if index == self.target_encoding and forwarded.is_key_frame:
+            if self.current_encoding is not None:
+                self.sync_required = True
+            self.current_encoding = index
+            self._channel.notify(
+                self.id, "layerschange", {"spatialLayer": index, "temporalLayer": None}
+            )
+            return True
+        if self.current_encoding is None and index != self.target_encoding:
+            # NOTE: until the target encoding sends a key frame nothing is forwarded; the
+            # target falls back to a lower encoding only through set_preferred_layers.
+            return False
+        return index == self.current_encoding
+
+    def _account(self, received_at: float, size: int, rtp_timestamp: int, now: float) -> None:
+        self.packet_count += 1
+        self.byte_count += size
+        self.last_rtp_timestamp = rtp_timestamp
+        self.last_sent_at = now
+        if now - self.bitrate_window_start >= 1.0:
+            elapsed = now - self.bitrate_window_start
+            self.bitrate = int(self.bitrate_window_bytes * 8 / elapsed) if elapsed < 5 else 0
+            self.bitrate_window_start = now
+            self.bitrate_window_bytes = 0
+        self.bitrate_window_bytes += size
+
+    def sender_report(self, now: float) -> bytes | None:
+        """Build an SR and SDES CNAME for lip sync (RFC 3550 §6.4.1), or None when idle."""
+        if self.packet_count == 0 or now - self.last_sent_at > SENDER_REPORT_MAX_IDLE:
+            return None
+        elapsed = now - self.last_sent_at
+        rtp_timestamp = (self.last_rtp_timestamp + int(elapsed * self.clock_rate)) & 0xFFFFFFFF
+        return build_sender_report(
+            self.ssrc,
+            ntp_from_seconds(now),
+            rtp_timestamp,
+            self.packet_count & 0xFFFFFFFF,
+            self.byte_count & 0xFFFFFFFF,
+            cname=self.cname or None,
+        )
+
+    def _drop(self, reason: str) -> None:
+        self.drop_counters[reason] = self.drop_counters.get(reason, 0) + 1
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -91,12 +281,37 @@ class Consumer:
             "type": self.type,
             "rtpParameters": self.rtp_parameters,
             "consumableRtpEncodings": self.consumable_rtp_encodings,
-            "supportedCodecPayloadTypes": [
-                codec["payloadType"] for codec in self.rtp_parameters.get("codecs", [])
-            ],
+            "supportedCodecPayloadTypes": sorted(self.payload_types),
             "paused": self.paused,
             "producerPaused": self.producer_paused,
             "priority": self.priority,
             "preferredLayers": self.preferred_layers,
+            "currentEncoding": self.current_encoding,
             "traceEventTypes": self.trace_event_types,
+            "dropCounters": dict(self.drop_counters),
         }
+
+    def get_stats(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "type": "outbound-rtp",
+                "timestamp": int(time.time() * 1000),
+                "ssrc": self.ssrc,
+                "rtxSsrc": self.rtx_ssrc,
+                "kind": self.kind,
+                "mimeType": self.rtp_parameters["codecs"][0]["mimeType"],
+                "packetCount": self.packet_count,
+                "byteCount": self.byte_count,
+                "bitrate": self.bitrate,
+                "pliCount": self.key_frame_requests_received,
+                "score": 10,
+            }
+        ]
+
+
+# abs-send-time counts from the NTP epoch; only the value modulo 64 s is sent.
+_NTP_OFFSET = 2208988800.0
+
+
+def _random_first_seq() -> int:
+    return secrets.randbelow(1 << 15) + 1

@@ -45,7 +45,7 @@ class PlainTransport(Transport):
         self.rtcp_tuple: TransportTuple | None = None
         self.local_srtp_parameters: dict[str, Any] | None = None
         self.remote_srtp_parameters: dict[str, Any] | None = None
-        self.connected = False
+        self.connect_called = False
         self.drop_counters: dict[str, int] = {}
 
     async def open(self, data: dict[str, Any], default_range: tuple[int, int]) -> None:
@@ -105,7 +105,7 @@ class PlainTransport(Transport):
         return super().handle_specific_request(method, data)
 
     def _connect(self, data: dict[str, Any]) -> dict[str, Any]:
-        if self.connected:
+        if self.connect_called:
             raise InvalidStateError("connect() already called")
         assert self.endpoint is not None
         if not self.comedia:
@@ -130,7 +130,7 @@ class PlainTransport(Transport):
                 )
         if self.enable_srtp:
             self.remote_srtp_parameters = _parse_srtp_parameters(data.get("srtpParameters"))
-        self.connected = True
+        self.connect_called = True
         return self.describe()
 
     def close_network(self) -> None:

@@ -6,7 +6,7 @@ from workers.consumer import Consumer
 from workers.errors import InvalidParameterError, NotFoundError, UnsupportedError
 from workers.params import require
 from workers.plain_transport import PipeTransport, PlainTransport
-from workers.producer import Producer
+from workers.producer import ForwardedPacket, Producer
 from workers.transport import Transport
 from workers.webrtc_transport import WebRtcTransport
 
@@ -77,6 +77,9 @@ class Router:
         """Forget a closed producer and close its consumers, as the control plane does."""
         self.producers.pop(producer.id, None)
         self.worker.registry.remove(producer.id)
+        transport_of_producer = self.transports.get(producer.transport_id)
+        if transport_of_producer is not None:
+            transport_of_producer.forget_producer(producer)
         for consumer in list(self.consumers_by_producer.pop(producer.id, {}).values()):
             transport = self.transports.get(consumer.transport_id)
             if transport is not None:
@@ -95,6 +98,16 @@ class Router:
         self.consumers.pop(consumer.id, None)
         self.consumers_by_producer.get(consumer.producer_id, {}).pop(consumer.id, None)
         self.worker.registry.remove(consumer.id)
+
+    def forward(self, producer: Producer, forwarded: ForwardedPacket) -> None:
+        """Hand one mangled producer packet to every consumer of the producer."""
+        for consumer in self.consumers_by_producer[producer.id].values():
+            consumer.send(forwarded)
+
+    def learn_ssrc(self, producer: Producer, ssrc: int) -> None:
+        transport = self.transports.get(producer.transport_id)
+        if transport is not None:
+            transport.learn_ssrc(producer, ssrc)
 
     def on_producer_paused(self, producer: Producer, paused: bool) -> None:
         for consumer in self.consumers_by_producer.get(producer.id, {}).values():

@@ -1,11 +1,15 @@
 """What all worker-side transports share: producers, consumers and their requests."""
 
+import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
-from workers.consumer import Consumer
+from workers.consumer import Consumer, ConsumerLinks
 from workers.errors import InvalidParameterError, InvalidStateError, UnsupportedError
 from workers.params import require
 from workers.producer import Producer, _trace_types
+from workers.rtcp import Fir, Pli, read_compound
+from workers.rtp import RtpPacket, read_mid, read_rid
 
 if TYPE_CHECKING:
     from workers.router import Router
@@ -26,6 +30,18 @@ class Transport:
         self.min_outgoing_bitrate = 0
         self.trace_event_types: list[str] = []
         self.closed = False
+        self.drop_counters: dict[str, int] = {}
+        # RTP listener: which producer a packet belongs to (PROTOCOL order: SSRC, MID, RID).
+        self.producers_by_ssrc: dict[int, Producer] = {}
+        self.producers_by_mid: dict[str, Producer] = {}
+        self.producers_by_rid: dict[str, Producer] = {}
+        self.consumers_by_ssrc: dict[int, Consumer] = {}
+        self._transport_sequence_number = 0
+        self.bytes_received = 0
+        self.bytes_sent = 0
+        self.rtp_packets_received = 0
+        self.rtp_packets_sent = 0
+        self._rtcp_timer: asyncio.TimerHandle | None = None
 
     def handle_request(self, method: str, data: dict[str, Any]) -> Any:
         if method == "transport.dump":
@@ -80,15 +96,33 @@ class Transport:
         producer = Producer(self.router, self.id, data)
         self.router.add_producer(producer)
         self.producers[producer_id] = producer
+        producer.send_rtcp = self.send_rtcp
+        for ssrc in producer.ssrcs():
+            self.producers_by_ssrc[ssrc] = producer
+        if producer.mid is not None:
+            self.producers_by_mid[producer.mid] = producer
+        for rid in producer.rids():
+            self.producers_by_rid[rid] = producer
         return {"type": producer.type}
 
     def _consume(self, data: dict[str, Any]) -> dict[str, Any]:
         require(data, "consumerId", str)
         producer = self.router.get_producer(require(data, "producerId", str))
         data = {**data, "producerPaused": producer.paused}
-        consumer = Consumer(self.router.channel, self.id, data)
+        links = ConsumerLinks(
+            send_rtp=self.send_rtp,
+            transport_connected=lambda: self.connected,
+            next_transport_sequence_number=self._next_transport_sequence_number,
+            request_key_frame=producer.request_key_frame,
+        )
+        loop = asyncio.get_running_loop()
+        consumer = Consumer(self.router.channel, self.id, data, links, loop.time)
         self.router.add_consumer(consumer)
         self.consumers[consumer.id] = consumer
+        self.consumers_by_ssrc[consumer.ssrc] = consumer
+        if consumer.rtx_ssrc is not None:
+            self.consumers_by_ssrc[consumer.rtx_ssrc] = consumer
+        consumer.update_active()
         return {
             "paused": consumer.paused,
             "producerPaused": consumer.producer_paused,
@@ -101,11 +135,21 @@ class Transport:
         if producer is None:
             raise InvalidStateError(f"producer {producer_id!r} not found in transport {self.id}")
         self.router.remove_producer(producer)
+        self.forget_producer(producer)
+
+    def forget_producer(self, producer: Producer) -> None:
+        for ssrc in [key for key, value in self.producers_by_ssrc.items() if value is producer]:
+            del self.producers_by_ssrc[ssrc]
+        for name in [key for key, value in self.producers_by_mid.items() if value is producer]:
+            del self.producers_by_mid[name]
+        for rid in [key for key, value in self.producers_by_rid.items() if value is producer]:
+            del self.producers_by_rid[rid]
 
     def _close_consumer(self, consumer_id: str) -> None:
-        consumer = self.consumers.pop(consumer_id, None)
+        consumer = self.consumers.get(consumer_id)
         if consumer is None:
             raise InvalidStateError(f"consumer {consumer_id!r} not found in transport {self.id}")
+        self.forget_consumer(consumer_id)
         self.router.remove_consumer(consumer)
 
     def close(self) -> None:
@@ -119,13 +163,130 @@ class Transport:
             self.router.remove_consumer(consumer)
         self.producers.clear()
         self.consumers.clear()
+        self.consumers_by_ssrc.clear()
+        self.stop_rtcp_timer()
         self.close_network()
 
     def close_network(self) -> None:
         """Release sockets; subclasses override."""
 
     def forget_consumer(self, consumer_id: str) -> None:
-        self.consumers.pop(consumer_id, None)
+        consumer = self.consumers.pop(consumer_id, None)
+        if consumer is not None:
+            self.consumers_by_ssrc.pop(consumer.ssrc, None)
+            if consumer.rtx_ssrc is not None:
+                self.consumers_by_ssrc.pop(consumer.rtx_ssrc, None)
+
+    # --- Media path shared by every transport type ------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether media can be sent (DTLS connected, or a plain transport with a peer)."""
+        return False
+
+    def send_rtp(self, data: bytes) -> None:
+        """Send one RTP packet to the remote side; subclasses encrypt and write it."""
+
+    def send_rtcp(self, data: bytes) -> None:
+        """Send one compound RTCP packet to the remote side; subclasses override."""
+
+    def _next_transport_sequence_number(self) -> int:
+        self._transport_sequence_number = (self._transport_sequence_number + 1) & 0xFFFF
+        return self._transport_sequence_number
+
+    def drop(self, reason: str) -> None:
+        self.drop_counters[reason] = self.drop_counters.get(reason, 0) + 1
+
+    def receive_rtp(self, now: float, data: bytes) -> None:
+        """Route one decrypted RTP packet to its producer; drop and count what fails."""
+        try:
+            packet = RtpPacket.parse(data)
+        except ValueError:
+            self.drop("malformed_rtp")
+            return
+        self.rtp_packets_received += 1
+        producer = self.producers_by_ssrc.get(packet.ssrc) or self._find_producer(packet)
+        if producer is None:
+            self.drop("unknown_producer")
+            return
+        if producer.receive_rtp(now, packet) is None:
+            self.drop("producer_rejected")
+
+    def _find_producer(self, packet: RtpPacket) -> Producer | None:
+        """Find the producer of a new SSRC by MID, then (only without MID) by RID."""
+        for producer in self.producers.values():
+            extension_id = producer.mid_extension_id
+            value = packet.extensions.get(extension_id) if extension_id else None
+            if value is not None:
+                try:
+                    return self.producers_by_mid.get(read_mid(value))
+                except ValueError:
+                    return None
+        for producer in self.producers.values():
+            for extension_id in (producer.rid_extension_id, producer.rrid_extension_id):
+                value = packet.extensions.get(extension_id) if extension_id else None
+                if value is None:
+                    continue
+                try:
+                    found = self.producers_by_rid.get(read_rid(value))
+                except ValueError:
+                    return None
+                if found is not None:
+                    return found
+        # A single producer of the packet's kind with unsignalled SSRCs takes the stream.
+        candidates = [
+            producer
+            for producer in self.producers.values()
+            if not producer.ssrcs()
+            and not producer.rids()
+            and packet.payload_type in producer.mapped_payload_types
+        ]
+        return candidates[0] if len(candidates) == 1 else None
+
+    def learn_ssrc(self, producer: Producer, ssrc: int) -> None:
+        self.producers_by_ssrc[ssrc] = producer
+
+    def receive_rtcp(self, now: float, data: bytes) -> None:
+        """Handle one decrypted compound RTCP packet from the remote side."""
+        result = read_compound(data)
+        if result.errors:
+            self.drop("malformed_rtcp")
+        for packet in result.packets:
+            if isinstance(packet, Pli):
+                consumer = self.consumers_by_ssrc.get(packet.media_ssrc)
+                if consumer is not None:
+                    consumer.on_key_frame_request()
+            elif isinstance(packet, Fir):
+                for ssrc, _sequence_number in packet.entries:
+                    consumer = self.consumers_by_ssrc.get(ssrc)
+                    if consumer is not None:
+                        consumer.on_key_frame_request()
+
+    def start_rtcp_timer(self) -> None:
+        """Send sender reports for consumers about once a second while connected."""
+        if self._rtcp_timer is not None or self.closed:
+            return
+        loop = asyncio.get_running_loop()
+        self._rtcp_timer = loop.call_later(0.5, self._on_rtcp_timer)
+
+    def _on_rtcp_timer(self) -> None:
+        self._rtcp_timer = None
+        if self.closed or not self.connected:
+            return
+        now = time.time()
+        reports = [consumer.sender_report(now) for consumer in self.consumers.values()]
+        compound = b"".join(report for report in reports if report is not None)
+        if compound:
+            self.send_rtcp(compound)
+        loop = asyncio.get_running_loop()
+        for producer in self.producers.values():
+            producer.handle_timeout(loop.time())
+        self._rtcp_timer = loop.call_later(1.0, self._on_rtcp_timer)
+
+    def stop_rtcp_timer(self) -> None:
+        if self._rtcp_timer is not None:
+            self._rtcp_timer.cancel()
+            self._rtcp_timer = None
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -137,6 +298,7 @@ class Transport:
             "maxOutgoingBitrate": self.max_outgoing_bitrate,
             "minOutgoingBitrate": self.min_outgoing_bitrate,
             "traceEventTypes": self.trace_event_types,
+            "dropCounters": dict(self.drop_counters),
         }
 
     def get_stats(self) -> list[dict[str, Any]]:

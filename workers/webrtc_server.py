@@ -1,15 +1,21 @@
-"""WebRtcServer: one UDP socket and one TCP server per listen info, shared by many transports."""
+"""WebRtcServer: one UDP socket and one TCP server per listen info, shared by many transports.
 
-import asyncio
+Packets are routed to transports by 5-tuple; an unknown tuple's STUN request is routed by
+the username fragment in its USERNAME attribute (the part before the colon).
+"""
+
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from workers.demux import MAX_DATAGRAM_SIZE, classify
 from workers.errors import InvalidParameterError, UnsupportedError
 from workers.listen_info import ListenInfo, bind_socket
 from workers.network import TcpServer, UdpEndpoint
 from workers.params import require
+from workers.stun import StunMessage
 from workers.transport_tuple import TransportTuple
+from workers.webrtc_server_demux import WebRtcServerDemux
 
 if TYPE_CHECKING:
     from workers.webrtc_transport import WebRtcTransport
@@ -19,13 +25,15 @@ class WebRtcServer:
     def __init__(self, data: dict[str, Any]) -> None:
         self.id: str = require(data, "webRtcServerId", str)
         self.transports: dict[str, WebRtcTransport] = {}
-        self.transports_by_fragment: dict[str, WebRtcTransport] = {}
+        self.demux: WebRtcServerDemux[WebRtcTransport] = WebRtcServerDemux()
         self.udp_endpoints: list[UdpEndpoint] = []
         self.tcp_servers: list[TcpServer] = []
         self._bound: list[tuple[ListenInfo, int]] = []
         self.drop_counters: dict[str, int] = {}
 
     async def open(self, data: dict[str, Any], default_range: tuple[int, int]) -> None:
+        from workers.webrtc_transport import TcpConnection
+
         infos = data.get("listenInfos")
         if not isinstance(infos, list) or not infos:
             raise InvalidParameterError(f"listenInfos must be a non-empty list, got {infos!r}")
@@ -42,7 +50,9 @@ class WebRtcServer:
                     self.udp_endpoints.append(endpoint)
                     await endpoint.start()
                 else:
-                    server = TcpServer(sock, asyncio.Protocol)
+                    server = TcpServer(
+                        sock, lambda: TcpConnection(self.receive_packet, self._on_tcp_lost)
+                    )
                     self.tcp_servers.append(server)
                     await server.start()
                 self._bound.append((info, port))
@@ -56,23 +66,50 @@ class WebRtcServer:
 
     def attach(self, transport: "WebRtcTransport") -> None:
         self.transports[transport.id] = transport
-        self.transports_by_fragment[transport.username_fragment] = transport
+        self.demux.register(transport.username_fragment, transport)
 
-    def update_username_fragment(self, transport: "WebRtcTransport", old_fragment: str) -> None:
-        # NOTE: both fragments keep mapping to the transport until it closes; the ICE engine
-        # decides which credentials it still accepts.
-        self.transports_by_fragment[transport.username_fragment] = transport
-        del old_fragment
+    def register_username_fragment(self, fragment: str, transport: "WebRtcTransport") -> None:
+        # The old fragment stays registered until the transport closes, because the ICE
+        # engine keeps accepting the old credentials until the new ones are used.
+        self.demux.register(fragment, transport)
+
+    def add_tuple(self, tuple_: TransportTuple, transport: "WebRtcTransport") -> None:
+        self.demux.add_tuple(tuple_, transport)
+
+    def remove_tuple(self, tuple_: TransportTuple) -> None:
+        self.demux.remove_tuple(tuple_)
 
     def detach(self, transport: "WebRtcTransport") -> None:
         self.transports.pop(transport.id, None)
-        for fragment in [f for f, t in self.transports_by_fragment.items() if t is transport]:
-            del self.transports_by_fragment[fragment]
+        self.demux.remove_transport(transport)
 
     def receive_packet(
         self, data: bytes, tuple_: TransportTuple, send: Callable[[bytes], None]
     ) -> None:
-        self.drop_counters["unknown_tuple"] = self.drop_counters.get("unknown_tuple", 0) + 1
+        if len(data) > MAX_DATAGRAM_SIZE:
+            self._drop("too_large")
+            return
+        if classify(data) == "stun":
+            try:
+                username = StunMessage.parse(data).username
+            except ValueError:
+                self._drop("malformed_stun")
+                return
+            transport = self.demux.lookup_stun(tuple_, username)
+        else:
+            transport = self.demux.lookup(tuple_)
+        if transport is None:
+            self._drop("unknown_tuple")
+            return
+        transport.receive_packet(data, tuple_, send)
+
+    def _on_tcp_lost(self, tuple_: TransportTuple) -> None:
+        transport = self.demux.lookup(tuple_)
+        if transport is not None:
+            transport.on_tcp_connection_lost(tuple_)
+
+    def _drop(self, reason: str) -> None:
+        self.drop_counters[reason] = self.drop_counters.get(reason, 0) + 1
 
     def handle_request(self, method: str, data: dict[str, Any]) -> Any:
         if method == "webRtcServer.dump":
@@ -94,9 +131,10 @@ class WebRtcServer:
             "tcpServers": [{"ip": s.local_ip, "port": s.local_port} for s in self.tcp_servers],
             "webRtcTransportIds": list(self.transports),
             "localIceUsernameFragments": [
-                {"localIceUsernameFragment": f, "webRtcTransportId": t.id}
-                for f, t in self.transports_by_fragment.items()
+                {"localIceUsernameFragment": t.username_fragment, "webRtcTransportId": t.id}
+                for t in self.transports.values()
             ],
+            "dropCounters": dict(self.drop_counters),
         }
 
     def close(self) -> list[str]:

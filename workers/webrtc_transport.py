@@ -1,15 +1,25 @@
 """WebRtcTransport inside a worker: ICE-lite, DTLS and SRTP over UDP or passive TCP."""
 
 import asyncio
-import secrets
-import string
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from workers.demux import MAX_DATAGRAM_SIZE, classify
+from workers.dtls import DtlsSession, DtlsStateChange
 from workers.errors import InvalidParameterError, InvalidStateError
+from workers.ice_server import (
+    IceSelectedTupleChanged,
+    IceServer,
+    IceStateChanged,
+    IceTupleAdded,
+    IceTupleRemoved,
+    generate_ice_credentials,
+)
 from workers.listen_info import ListenInfo, bind_socket
 from workers.network import TcpServer, UdpEndpoint
 from workers.params import optional, require
+from workers.srtp import SrtpContext, SrtpError, srtp_context_from_keys
+from workers.tcp_framing import FrameDecoder, TcpFramingError, frame
 from workers.transport import Transport
 from workers.transport_tuple import TransportTuple
 
@@ -17,12 +27,7 @@ if TYPE_CHECKING:
     from workers.router import Router
     from workers.webrtc_server import WebRtcServer
 
-_ICE_ALPHABET = string.ascii_lowercase + string.digits
-
-
-def generate_ice_credential() -> str:
-    """Return 32 random characters of [0-9a-z], as mediasoup uses for ufrag and password."""
-    return "".join(secrets.choice(_ICE_ALPHABET) for _ in range(32))
+Sender = Callable[[bytes], None]
 
 
 def candidate_priority(local_preference: int) -> int:
@@ -35,14 +40,20 @@ class WebRtcTransport(Transport):
 
     def __init__(self, router: "Router", data: dict[str, Any]) -> None:
         super().__init__(router, data)
-        self.username_fragment = generate_ice_credential()
-        self.password = generate_ice_credential()
+        self.username_fragment, self.password = generate_ice_credentials()
         self.ice_state = "new"
         self.ice_selected_tuple: TransportTuple | None = None
         self.dtls_state = "new"
         self.dtls_role = "auto"
         self.dtls_remote_parameters: dict[str, Any] | None = None
         self.ice_consent_timeout = _consent_timeout(data.get("iceConsentTimeout", 30))
+        self.ice = IceServer(self.username_fragment, self.password, self.ice_consent_timeout)
+        self.dtls: DtlsSession | None = None
+        self.srtp: SrtpContext | None = None
+        # How to write back on each tuple ICE knows: a UDP sendto or a framed TCP write.
+        self.senders: dict[TransportTuple, Sender] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_running_loop()
         self.enable_udp = optional(data, "enableUdp", bool, True)
         self.enable_tcp = optional(data, "enableTcp", bool, False)
         self.prefer_udp = optional(data, "preferUdp", bool, False)
@@ -51,7 +62,6 @@ class WebRtcTransport(Transport):
         self.tcp_servers: list[TcpServer] = []
         self.ice_candidates: list[dict[str, Any]] = []
         self.web_rtc_server: WebRtcServer | None = None
-        self.drop_counters: dict[str, int] = {}
         self.packets_received = 0
 
     async def open(self, data: dict[str, Any], default_range: tuple[int, int]) -> None:
@@ -126,14 +136,199 @@ class WebRtcTransport(Transport):
         return candidates
 
     def _tcp_connection_factory(self) -> Callable[[], asyncio.Protocol]:
-        return asyncio.Protocol
+        return lambda: TcpConnection(self.receive_packet, self.on_tcp_connection_lost)
 
-    def receive_packet(
-        self, data: bytes, tuple_: TransportTuple, send: Callable[[bytes], None]
-    ) -> None:
-        """Entry of every packet that arrives for this transport."""
+    def on_tcp_connection_lost(self, tuple_: TransportTuple) -> None:
+        self.senders.pop(tuple_, None)
+        self.ice.remove_tuple(tuple_)
+        self._process_ice_events()
+
+    # --- Packet path: RFC 7983 demultiplexing, then ICE, DTLS, SRTP --------------------------
+
+    def receive_packet(self, data: bytes, tuple_: TransportTuple, send: Sender) -> None:
+        """Entry of every packet that arrives for this transport (UDP datagram or TCP frame)."""
+        if self.closed:
+            return
         self.packets_received += 1
-        self.drop_counters["not_connected"] = self.drop_counters.get("not_connected", 0) + 1
+        self.bytes_received += len(data)
+        now = self._loop.time()
+        if len(data) > MAX_DATAGRAM_SIZE:
+            self.drop("too_large")
+            return
+        kind = classify(data)
+        if kind == "stun":
+            self._receive_stun(now, data, tuple_, send)
+            return
+        if kind is None:
+            self.drop("unknown_packet")
+            return
+        if not self.ice.is_valid_tuple(tuple_):
+            self.drop("unvalidated_tuple")
+            return
+        if kind == "dtls":
+            self._receive_dtls(now, data)
+        elif self.srtp is None:
+            self.drop("srtp_not_ready")
+        elif kind == "rtp":
+            try:
+                plain = self.srtp.unprotect_rtp(data)
+            except SrtpError:
+                self.drop("srtp_unprotect")
+                return
+            self.receive_rtp(now, plain)
+        else:
+            try:
+                plain = self.srtp.unprotect_rtcp(data)
+            except SrtpError:
+                self.drop("srtcp_unprotect")
+                return
+            self.receive_rtcp(now, plain)
+
+    def _receive_stun(self, now: float, data: bytes, tuple_: TransportTuple, send: Sender) -> None:
+        responses = self.ice.handle_stun(now, data, tuple_)
+        if self.ice.is_valid_tuple(tuple_):
+            self.senders[tuple_] = send
+        for response in responses:
+            send(response)
+        self._process_ice_events()
+        self._arm_timer()
+
+    def _process_ice_events(self) -> None:
+        for event in self.ice.pop_events():
+            if isinstance(event, IceStateChanged):
+                self.ice_state = event.state
+                self.router.channel.notify(self.id, "icestatechange", {"iceState": event.state})
+                if event.state in ("connected", "completed"):
+                    self._maybe_start_dtls()
+            elif isinstance(event, IceSelectedTupleChanged):
+                self.ice_selected_tuple = event.tuple
+                self.router.channel.notify(
+                    self.id, "iceselectedtuplechange", {"iceSelectedTuple": event.tuple.to_dict()}
+                )
+            elif isinstance(event, IceTupleAdded) and self.web_rtc_server is not None:
+                self.web_rtc_server.add_tuple(event.tuple, self)
+            elif isinstance(event, IceTupleRemoved):
+                self.senders.pop(event.tuple, None)
+                if self.web_rtc_server is not None:
+                    self.web_rtc_server.remove_tuple(event.tuple)
+        if self.ice.selected_tuple is None:
+            self.ice_selected_tuple = None
+
+    def _maybe_start_dtls(self) -> None:
+        """Start DTLS once both ICE has a selected tuple and connect() gave the role."""
+        if self.dtls is not None or self.dtls_remote_parameters is None:
+            return
+        if self.ice.selected_tuple is None:
+            return
+        role: Literal["client", "server"] = "server" if self.dtls_role == "server" else "client"
+        try:
+            self.dtls = DtlsSession(
+                self.router.worker.certificate, role, self.dtls_remote_parameters["fingerprints"]
+            )
+        except ValueError as error:
+            # Bad signalled fingerprints (sfu.errors.InvalidParameterError is a ValueError).
+            self.router.worker.logger.warning(
+                "DTLS setup failed", transport=self.id, error=str(error)
+            )
+            self._set_dtls_state("failed")
+            return
+        self._send_datagrams(self.dtls.start(self._loop.time()))
+        self._process_dtls_events()
+        self._arm_timer()
+
+    def _receive_dtls(self, now: float, data: bytes) -> None:
+        if self.dtls is None:
+            self.drop("dtls_not_started")
+            return
+        self._send_datagrams(self.dtls.handle_datagram(now, data))
+        self._process_dtls_events()
+        self._arm_timer()
+
+    def _process_dtls_events(self) -> None:
+        assert self.dtls is not None
+        for event in self.dtls.pop_events():
+            if not isinstance(event, DtlsStateChange):
+                continue
+            if event.state == "connected":
+                self.srtp = srtp_context_from_keys(self.dtls.srtp_keys())
+            if event.state == "failed":
+                self.router.worker.logger.warning(
+                    "DTLS failed", transport=self.id, reason=event.reason
+                )
+            self._set_dtls_state(event.state)
+
+    def _set_dtls_state(self, state: str) -> None:
+        self.dtls_state = state
+        data: dict[str, Any] = {"dtlsState": state}
+        if state == "connected" and self.dtls is not None and self.dtls.remote_certificate_pem:
+            data["dtlsRemoteCert"] = self.dtls.remote_certificate_pem.decode()
+        self.router.channel.notify(self.id, "dtlsstatechange", data)
+        if state == "connected":
+            self.start_rtcp_timer()
+            for consumer in self.consumers.values():
+                consumer.update_active()
+        elif state in ("failed", "closed"):
+            self.srtp = None
+            for consumer in self.consumers.values():
+                consumer.update_active()
+
+    @property
+    def connected(self) -> bool:
+        return self.srtp is not None and self.ice.selected_tuple is not None
+
+    def _send_datagrams(self, datagrams: list[bytes]) -> None:
+        selected = self.ice.selected_tuple
+        send = self.senders.get(selected) if selected is not None else None
+        if send is None:
+            return
+        for datagram in datagrams:
+            send(datagram)
+            self.bytes_sent += len(datagram)
+
+    def send_rtp(self, data: bytes) -> None:
+        if self.srtp is None:
+            return
+        try:
+            protected = self.srtp.protect_rtp(data)
+        except SrtpError:
+            self.drop("srtp_protect")
+            return
+        self.rtp_packets_sent += 1
+        self._send_datagrams([protected])
+
+    def send_rtcp(self, data: bytes) -> None:
+        if self.srtp is None:
+            return
+        try:
+            protected = self.srtp.protect_rtcp(data)
+        except SrtpError:
+            self.drop("srtcp_protect")
+            return
+        self._send_datagrams([protected])
+
+    def _arm_timer(self) -> None:
+        """Schedule one timer for the earliest ICE consent or DTLS retransmission deadline."""
+        deadlines = [self.ice.poll_timeout()]
+        if self.dtls is not None:
+            deadlines.append(self.dtls.poll_timeout())
+        pending = [deadline for deadline in deadlines if deadline is not None]
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if pending and not self.closed:
+            self._timer = self._loop.call_at(min(pending), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.closed:
+            return
+        now = self._loop.time()
+        self.ice.handle_timeout(now)
+        self._process_ice_events()
+        if self.dtls is not None:
+            self._send_datagrams(self.dtls.handle_timeout(now))
+            self._process_dtls_events()
+        self._arm_timer()
 
     def ice_parameters(self) -> dict[str, Any]:
         return {
@@ -164,13 +359,15 @@ class WebRtcTransport(Transport):
 
     def handle_specific_request(self, method: str, data: dict[str, Any]) -> Any:
         if method == "transport.connect":
-            return self._connect(data)
+            result = self._connect(data)
+            self._maybe_start_dtls()
+            return result
         if method == "transport.restartIce":
-            old_fragment = self.username_fragment
-            self.username_fragment = generate_ice_credential()
-            self.password = generate_ice_credential()
+            self.username_fragment, self.password = generate_ice_credentials()
+            self.ice.restart(self.username_fragment, self.password, now=self._loop.time())
             if self.web_rtc_server is not None:
-                self.web_rtc_server.update_username_fragment(self, old_fragment)
+                self.web_rtc_server.register_username_fragment(self.username_fragment, self)
+            self._arm_timer()
             return {"iceParameters": self.ice_parameters()}
         return super().handle_specific_request(method, data)
 
@@ -204,6 +401,13 @@ class WebRtcTransport(Transport):
         return {"dtlsLocalRole": self.dtls_role}
 
     def close_network(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.dtls is not None and self.dtls.state in ("connecting", "connected"):
+            self._send_datagrams(self.dtls.close())
+        self.ice.close()
+        self.srtp = None
         for endpoint in self.udp_endpoints:
             endpoint.close()
         for server in self.tcp_servers:
@@ -233,6 +437,10 @@ class WebRtcTransport(Transport):
                 else None,
                 "dtlsState": self.dtls_state,
                 "packetsReceived": self.packets_received,
+                "bytesReceived": self.bytes_received,
+                "bytesSent": self.bytes_sent,
+                "rtpPacketsReceived": self.rtp_packets_received,
+                "rtpPacketsSent": self.rtp_packets_sent,
                 "dropCounters": dict(self.drop_counters),
             }
         ]
@@ -247,3 +455,52 @@ def _consent_timeout(value: Any) -> int:
         return 0
     # mediasoup clamps the timeout to 10..60 seconds; 0 disables consent checks.
     return min(max(value, 10), 60)
+
+
+class TcpConnection(asyncio.Protocol):
+    """One passive ICE-TCP connection: RFC 4571 frames in, framed writes out."""
+
+    def __init__(
+        self,
+        on_packet: Callable[[bytes, TransportTuple, Sender], None],
+        on_lost: Callable[[TransportTuple], None],
+    ) -> None:
+        self._on_packet = on_packet
+        self._on_lost = on_lost
+        self._decoder = FrameDecoder()
+        self._transport: asyncio.Transport | None = None
+        self._tuple: TransportTuple | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        local = transport.get_extra_info("sockname")
+        remote = transport.get_extra_info("peername")
+        self._tuple = TransportTuple(
+            str(local[0]), int(local[1]), str(remote[0]), int(remote[1]), "tcp"
+        )
+
+    def data_received(self, data: bytes) -> None:
+        assert self._tuple is not None
+        try:
+            frames = self._decoder.feed(data)
+        except TcpFramingError:
+            # A length above the limit means the stream cannot be resynchronised.
+            if self._transport is not None:
+                self._transport.close()
+            return
+        for packet in frames:
+            self._on_packet(packet, self._tuple, self.send)
+
+    def send(self, data: bytes) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        # NOTE: asyncio queues what the socket does not take at once; a slow peer grows that
+        # queue, so writes stop once the buffer passes 1 MiB and packets are dropped.
+        if transport.get_write_buffer_size() > 1 << 20:
+            return
+        transport.write(frame(data))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._tuple is not None:
+            self._on_lost(self._tuple)
