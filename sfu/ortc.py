@@ -10,10 +10,11 @@ Every function here is pure: it deep-copies its inputs, never modifies them and
 returns new dictionaries. The only impure input is randomness for SSRCs, which
 the functions that draw SSRCs take as an optional ``rng``.
 
-Errors: ``InvalidParameterError`` for a value of the wrong type or out of range
-(the message names the field and the value) and for parameters that contradict
-themselves, such as a duplicated payload type; ``UnsupportedError`` for
-well-formed input that pysfu cannot serve, such as a codec the router lacks.
+Errors: ``InvalidParameterError`` is raised for a value of the wrong type or out
+of range, and for parameters that contradict themselves, such as a duplicated
+payload type. Its message names the field and the value. ``UnsupportedError`` is
+raised for well-formed input that pysfu cannot serve, such as a codec that the
+router lacks.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ _MAX_PAYLOAD_TYPE = 127
 _MAX_EXTENSION_ID = 255
 _MAX_CHANNELS = 255
 _MAX_UINT32 = 0xFFFFFFFF
-_MAX_SAFE_INTEGER = 2**53 - 1  # largest integer a JavaScript number holds exactly
+_MAX_SAFE_INTEGER = 2**53 - 1  # largest integer that a JavaScript number represents exactly
 _MAX_VALUE_REPR = 80
 
 # Codecs for which the media worker can forward one encoding with several

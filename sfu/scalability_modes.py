@@ -1,11 +1,11 @@
 """Parse WebRTC scalability modes such as ``L1T3``, ``S3T3`` and ``L3T3_KEY``.
 
-The grammar follows the W3C WebRTC-SVC mode names: ``L`` (layered, inter-layer
-prediction) or ``S`` (simulcast-like, independent spatial layers), the number of
-spatial layers, ``T`` and the number of temporal layers, then an optional
-``_KEY`` suffix for K-SVC, where spatial layers depend on each other only on key
-frames. Anything after that (``h``, ``_SHIFT``) is ignored, as mediasoup 3.32
-does.
+The grammar follows the W3C WebRTC-SVC mode names. A mode starts with ``L``
+(layered, inter-layer prediction) or ``S`` (simulcast-like, independent spatial
+layers) and the number of spatial layers, then ``T`` and the number of temporal
+layers. An optional ``_KEY`` suffix marks K-SVC, where spatial layers depend on
+each other only on key frames. Anything after that (``h``, ``_SHIFT``) is
+ignored, as mediasoup 3.32 does.
 """
 
 from __future__ import annotations

@@ -135,6 +135,9 @@ class Transport(Entity):
         if app_data is not None and not isinstance(app_data, dict):
             raise InvalidParameterError(f"app_data must be a dict, got {type(app_data).__name__}")
         parameters = ortc.validate_rtp_parameters(rtp_parameters)
+        if not parameters.get("encodings"):
+            # One encoding without SSRC or RID: the worker learns the SSRC from the first packet.
+            parameters["encodings"] = [{}]
         _check_codec_kinds(kind, parameters)
         self._apply_cname(parameters)
         capabilities = self._links.rtp_capabilities()
