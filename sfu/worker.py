@@ -93,6 +93,11 @@ class Worker(Entity):
         """Wait until the worker process has exited and return its exit code."""
         return await self._process.wait()
 
+    def _on_wait_done(self, future: "asyncio.Future[Any]") -> None:
+        # The wait is cancelled only when the event loop shuts down under an open worker.
+        if not future.cancelled():
+            self._on_process_exit(future.result())
+
     def _on_process_exit(self, returncode: int) -> None:
         self._logger.debug("worker process exited", returncode=returncode)
         if not self.closed:
@@ -350,7 +355,7 @@ async def _attach(
         raise WorkerStartError(
             f"worker {command[0]!r} {reason}" + (f": {detail}" if detail else "")
         )
-    exited.add_done_callback(lambda future: worker._on_process_exit(future.result()))
+    exited.add_done_callback(worker._on_wait_done)
     worker._logger.debug("worker started", command=command[0])
     return worker
 

@@ -1,9 +1,8 @@
 """Video payload inspection: key-frame detection and payload descriptors.
 
-The worker never decodes media. It reads only the first bytes of an RTP payload to tell
-whether the packet starts a key frame, which gates forwarding after a sync and clears pending
-key-frame requests, and to read the VP8 and VP9 layer fields that simulcast and SVC
-forwarding need.
+The worker never decodes media. It reads only the first bytes of an RTP payload, for two
+purposes. Key-frame detection gates forwarding after a sync and clears pending key-frame
+requests. The VP8 and VP9 layer fields drive simulcast and SVC forwarding.
 
 Every function takes the packet buffer with the payload bounds (`start`, `end`), so the hot
 path passes `RtpPacket.buffer`, `payload_offset` and `payload_end` without slicing.
@@ -110,11 +109,34 @@ def _need(offset: int, count: int, end: int, field_name: str) -> int:
 
 
 def vp8_is_key_frame(data: bytes, start: int = 0, end: int | None = None) -> bool:
-    """Return whether the VP8 payload starts a key frame."""
-    try:
-        return Vp8PayloadDescriptor.parse(data, start, end).is_key_frame
-    except ValueError:
+    """Return whether the VP8 payload starts a key frame.
+
+    Same rule as `Vp8PayloadDescriptor.parse(...).is_key_frame`, without building the
+    descriptor, because it runs for every received VP8 packet.
+    """
+    if end is None:
+        end = len(data)
+    if start >= end:
         return False
+    first = data[start]
+    # S set and PID 0: the packet starts partition 0, where the payload header is.
+    if first & 0x17 != 0x10:
+        return False
+    offset = start + 1
+    if first & 0x80:
+        if offset >= end:
+            return False
+        extension = data[offset]
+        offset += 1
+        if extension & 0x80:
+            if offset >= end:
+                return False
+            offset += 2 if data[offset] & 0x80 else 1
+        if extension & 0x40:
+            offset += 1
+        if extension & 0x30:
+            offset += 1
+    return offset < end and not data[offset] & 0x01
 
 
 # --- VP9 (RFC 9628) ---------------------------------------------------------------------------
@@ -221,11 +243,35 @@ def _skip_vp9_scalability_structure(data: bytes, offset: int, end: int) -> int:
 
 
 def vp9_is_key_frame(data: bytes, start: int = 0, end: int | None = None) -> bool:
-    """Return whether the VP9 payload starts a key frame (P=0, B=1, spatial layer 0)."""
-    try:
-        return Vp9PayloadDescriptor.parse(data, start, end).is_key_frame
-    except ValueError:
+    """Return whether the VP9 payload starts a key frame (P=0, B=1, spatial layer 0).
+
+    Same rule as `Vp9PayloadDescriptor.parse(...).is_key_frame`, reading only the fields it
+    needs, because it runs for every received VP9 packet.
+    """
+    if end is None:
+        end = len(data)
+    if start >= end:
         return False
+    first = data[start]
+    if first & 0x48 != 0x08:
+        return False
+    if first & 0x02:
+        # A scalability structure comes only with the first packet of a key picture, so the
+        # full parse is rare.
+        try:
+            return Vp9PayloadDescriptor.parse(data, start, end).is_key_frame
+        except ValueError:
+            return False
+    offset = start + 1
+    if first & 0x80:
+        if offset >= end:
+            return False
+        offset += 2 if data[offset] & 0x80 else 1
+    if first & 0x20:
+        if offset >= end or data[offset] & 0x0E:
+            return False
+        offset += 1 if first & 0x10 else 2
+    return offset <= end
 
 
 # --- H.264 (RFC 6184) -------------------------------------------------------------------------
@@ -241,8 +287,8 @@ def _h264_starts_key_frame(nal_type: int, data: bytes, offset: int, end: int) ->
     frame: an SPS, or the first slice of an IDR picture.
 
     The slice header begins with first_mb_in_slice as ue(v) (H.264 §7.3.3), and the value 0
-    is the single bit 1. So the top bit of the first byte tells the first slice of a picture
-    from the others, which encoders such as x264 emit when they split a frame into slices.
+    is the single bit 1. So the top bit of the first byte is set only in the first slice of a
+    picture. Encoders such as x264 split a frame into several slices.
     """
     if nal_type == H264_NAL_SPS:
         return True
@@ -253,8 +299,8 @@ def h264_is_key_frame(data: bytes, start: int = 0, end: int | None = None) -> bo
     """Return whether the H.264 payload starts a key frame.
 
     True when the packet carries an SPS (NAL type 7) or the start of the first slice of an
-    IDR picture (type 5): as a single NAL unit (RFC 6184 §5.6), inside a STAP-A (§5.7.1), or
-    as the first fragment of an FU-A (§5.8). mediasoup counts only the SPS, because an IDR is
+    IDR picture (type 5). Either may come as a single NAL unit (RFC 6184 §5.6), inside a
+    STAP-A (§5.7.1), or as the first fragment of an FU-A (§5.8). mediasoup counts only the SPS, because an IDR is
     undecodable without it. Browsers send SPS and PPS in the packet before each IDR, so both
     rules gate on the same packet for them. The IDR rule also accepts senders that repeat no
     SPS.

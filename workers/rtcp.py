@@ -2,8 +2,8 @@
 
 Each packet type is a dataclass with a `parse` classmethod that takes one complete packet
 (common header included) and `__bytes__` that returns one. `read_compound` walks a compound
-packet by the length fields, as received after SRTCP decryption, and never raises: packets
-that cannot be parsed are reported in `RtcpReadResult.errors` and skipped.
+packet by its length fields, as received after SRTCP decryption. It reports packets that
+cannot be parsed in `RtcpReadResult.errors` and skips them instead of raising.
 
 Reduced-size RTCP (RFC 5506) is accepted: a compound packet need not start with SR or RR.
 """
@@ -99,9 +99,11 @@ def _strip_padding(first: int, body: bytes) -> bytes:
     return body[: len(body) - padding]
 
 
-def _need(body: bytes, size: int, what: str) -> None:
+def _need(body: bytes, size: int, field_name: str) -> None:
     if len(body) < size:
-        raise ValueError(f"RTCP {what} is truncated: needs {size} bytes, body has {len(body)}")
+        raise ValueError(
+            f"RTCP {field_name} is truncated: needs {size} bytes, body has {len(body)}"
+        )
 
 
 # --- Time helpers ----------------------------------------------------------------------------
@@ -437,7 +439,7 @@ class TransportCcFeedback:
     """Transport-wide congestion control feedback (RTPFB FMT 15).
 
     Only the fixed fields are decoded (draft-holmer-rmcat-transport-wide-cc-extensions-01
-    §3.1). `reference_time` is signed, in units of 64 ms. `packet_chunks` holds the packet
+    §3.1). `reference_time` is signed, in units of 64 ms. `packet_chunks` contains the packet
     status chunks and receive deltas undecoded, without RTCP padding.
     """
 
@@ -733,7 +735,7 @@ RtcpPacket = (
 
 @dataclass(slots=True)
 class RtcpReadResult:
-    """What `read_compound` found: decoded packets in order, and one message per error."""
+    """Result of `read_compound`: decoded packets in order, and one message per error."""
 
     packets: list[RtcpPacket] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)

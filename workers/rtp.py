@@ -70,6 +70,11 @@ _EXTENSION_HEADER = struct.Struct("!HH")
 _U16 = struct.Struct("!H")
 _U32 = struct.Struct("!I")
 _EMPTY_CSRCS: tuple[int, ...] = ()
+_ABS_AND_TRANSPORT_CC = struct.Struct("!IBH")
+_TRANSPORT_CC_ELEMENT = struct.Struct("!BH")
+_ZERO_PADDING = (b"", b"\x00", b"\x00\x00", b"\x00\x00\x00")
+# One-byte element headers by value, so encoding an element does not build a bytes object.
+_ONE_BYTE_PREFIXES = tuple(bytes((value,)) for value in range(256))
 
 
 class RtpPacket:
@@ -287,25 +292,24 @@ def _padding_bytes(padding_size: int) -> bytes:
 
 
 def _parse_one_byte_elements(data: bytes, offset: int, end: int, out: dict[int, bytes]) -> None:
-    # RFC 8285 §4.2. A byte with ID 0 is padding. Like libwebrtc, any byte whose ID nibble is
-    # 0 is skipped alone, whatever its length nibble.
+    # RFC 8285 §4.2: ID in the high nibble, length - 1 in the low one. A byte with ID 0 is
+    # padding, and like libwebrtc any such byte is skipped alone, whatever its low nibble.
+    # This loop runs for every received packet, so it compares whole bytes.
     while offset < end:
         byte = data[offset]
-        extension_id = byte >> 4
-        if extension_id == 0:
+        if byte < 0x10:
             offset += 1
             continue
-        if extension_id == ONE_BYTE_RESERVED_ID:
+        if byte >= 0xF0:
+            # ID 15 is reserved: ignore it and everything after it.
             return
-        length = (byte & 0x0F) + 1
-        offset += 1
-        value_end = offset + length
+        value_end = offset + 2 + (byte & 0x0F)
         if value_end > end:
             raise ValueError(
-                f"RTP header extension element {extension_id} is truncated: {length} bytes "
-                f"at offset {offset}, the block ends at {end}"
+                f"RTP header extension element {byte >> 4} is truncated: "
+                f"{(byte & 0x0F) + 1} bytes at offset {offset + 1}, the block ends at {end}"
             )
-        out[extension_id] = data[offset:value_end]
+        out[byte >> 4] = data[offset + 1 : value_end]
         offset = value_end
 
 
@@ -614,7 +618,7 @@ def map_extension_ids(
 def remap_extensions(
     extensions: Mapping[int, bytes], id_map: Mapping[int, int]
 ) -> dict[int, bytes]:
-    """Return the elements whose IDs `id_map` knows, under their new IDs."""
+    """Return the elements whose IDs are keys of `id_map`, under the mapped IDs."""
     return {id_map[i]: value for i, value in extensions.items() if i in id_map}
 
 
@@ -622,9 +626,10 @@ class OutgoingHeaderExtensions:
     """The extension block of one forwarded packet, encoded once and completed per consumer.
 
     `proxied` contains the forwarded elements under router IDs (see `remap_extensions`).
-    Elements under the MID, abs-send-time and transport-cc IDs are left out, because `build`
-    writes them for each consumer and each send. An ID of 0 means that extension is not
-    negotiated.
+    The constructor takes the router's IDs of MID, abs-send-time and transport-cc, with 0 for
+    one the router does not offer. Incoming elements under those IDs are left out, because
+    `build` writes them for each consumer and each send. A consumer that did not negotiate
+    one of them passes None for it to `build`.
     """
 
     __slots__ = (
@@ -644,23 +649,36 @@ class OutgoingHeaderExtensions:
         abs_send_time_id: int = 0,
         transport_cc_id: int = 0,
     ) -> None:
-        generated = (mid_id, abs_send_time_id, transport_cc_id)
-        for extension_id in generated:
+        for extension_id in (mid_id, abs_send_time_id, transport_cc_id):
             if not 0 <= extension_id <= ONE_BYTE_MAX_ID:
                 raise ValueError(
                     f"generated header extension ID {extension_id} is invalid, expected "
                     "1..14, or 0 for none"
                 )
-        self._elements = [(i, value) for i, value in proxied.items() if i not in generated]
-        for extension_id, value in self._elements:
-            _check_element(extension_id, value)
         self._mid_id = mid_id
         self._abs_send_time_id = abs_send_time_id
         self._transport_cc_id = transport_cc_id
-        self._one_byte_body: bytes | None = None
-        if all(_fits_one_byte(i, value) for i, value in self._elements):
-            self._one_byte_body = b"".join(_encode_one_byte(i, v) for i, v in self._elements)
         self._two_byte_body: bytes | None = None
+
+        # This runs once per forwarded packet, so elements are encoded in a single pass.
+        elements = []
+        one_byte_parts = []
+        fits_one_byte = True
+        for extension_id, value in proxied.items():
+            if extension_id == mid_id or extension_id == abs_send_time_id:
+                continue
+            if extension_id == transport_cc_id:
+                continue
+            length = len(value)
+            elements.append((extension_id, value))
+            if fits_one_byte and 0 < extension_id <= 14 and 0 < length <= 16:
+                one_byte_parts.append(_ONE_BYTE_PREFIXES[extension_id << 4 | (length - 1)])
+                one_byte_parts.append(value)
+            else:
+                _check_element(extension_id, value)
+                fits_one_byte = False
+        self._elements = elements
+        self._one_byte_body: bytes | None = b"".join(one_byte_parts) if fits_one_byte else None
 
     def build(
         self,
@@ -676,24 +694,42 @@ class OutgoingHeaderExtensions:
         None, or an ID of 0 given to the constructor, leaves that element out. Returns b""
         when no element remains.
         """
-        if not self._mid_id:
-            mid = None
+        body = self._one_byte_body
+        if mid is not None:
+            if not self._mid_id:
+                mid = None
+            elif body is not None and 0 < len(mid) <= ONE_BYTE_MAX_LENGTH:
+                body += _ONE_BYTE_PREFIXES[self._mid_id << 4 | (len(mid) - 1)] + mid
+            else:
+                body = None
         if not self._abs_send_time_id:
             now = None
         if not self._transport_cc_id:
             transport_sequence_number = None
-
-        body = self._one_byte_body
-        if body is None or (mid is not None and not 1 <= len(mid) <= ONE_BYTE_MAX_LENGTH):
+        if body is None:
             return self._build_two_byte(mid, now, transport_sequence_number)
 
-        if mid is not None:
-            body += _encode_one_byte(self._mid_id, mid)
+        # abs-send-time packs as one 32-bit word: element header byte, then the 24-bit value.
         if now is not None:
-            body += bytes((self._abs_send_time_id << 4 | 2,)) + encode_abs_send_time(now)
-        if transport_sequence_number is not None:
-            body += bytes((self._transport_cc_id << 4 | 1,)) + _U16.pack(transport_sequence_number)
-        return _finish_block(ONE_BYTE_PROFILE, body) if body else b""
+            abs_word = (self._abs_send_time_id << 4 | 2) << 24 | (int(now * 262144.0) & 0xFFFFFF)
+            if transport_sequence_number is not None:
+                body += _ABS_AND_TRANSPORT_CC.pack(
+                    abs_word, self._transport_cc_id << 4 | 1, transport_sequence_number
+                )
+            else:
+                body += _U32.pack(abs_word)
+        elif transport_sequence_number is not None:
+            body += _TRANSPORT_CC_ELEMENT.pack(
+                self._transport_cc_id << 4 | 1, transport_sequence_number
+            )
+        if not body:
+            return b""
+        padding = -len(body) & 3
+        return (
+            _EXTENSION_HEADER.pack(ONE_BYTE_PROFILE, (len(body) + padding) >> 2)
+            + body
+            + _ZERO_PADDING[padding]
+        )
 
     def _build_two_byte(
         self, mid: bytes | None, now: float | None, transport_sequence_number: int | None

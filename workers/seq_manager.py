@@ -109,9 +109,9 @@ class SeqManager:
     def __init__(self, first_output: int = 1, *, bits: int = 16) -> None:
         """Start a manager whose first output is `first_output`.
 
-        RFC 3550 §5.1 asks for a random initial sequence number, so the caller passes one.
-        Below 2**15 it also avoids rollover counter guessing at an SRTP receiver
-        (RFC 3711 §3.3.1).
+        RFC 3550 §5.1 requires a random initial sequence number, so the caller passes one.
+        The libSRTP FAQ recommends a value below 2**15, so that a receiver that loses the
+        first packets still estimates the rollover counter right (RFC 3711 §3.3.1).
         """
         self._mask = (1 << bits) - 1
         # The age limit stays well inside half the range, where extension is unambiguous.
@@ -140,8 +140,8 @@ class SeqManager:
 
         Inputs older than `next_seq` are rejected from now on, so a late packet from before
         the sync point cannot reuse an output already sent. `skip=1` leaves a one-number
-        gap, which tells the receiver that the frame being sent when a simulcast switch
-        happened is incomplete.
+        gap after a simulcast switch, so the receiver sees that the frame in progress at the
+        switch is incomplete.
         """
         self._extender.reset()
         extended = self._extender.extend(next_seq)

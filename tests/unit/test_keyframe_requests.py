@@ -47,7 +47,7 @@ def test_key_frame_clears_pending() -> None:
 
 
 def test_at_most_one_per_second() -> None:
-    # A receiver asks every 100 ms for 5 s and no key frame arrives.
+    # A receiver requests a key frame every 100 ms for 5 s and none arrives.
     manager = KeyFrameRequestManager()
     sent_at = []
     for step in range(51):
@@ -98,7 +98,7 @@ def test_request_to_pli() -> None:
 
 def test_request_to_fir() -> None:
     data = KeyFrameRequest(SSRC, 7).to_rtcp()
-    assert data == bytes.fromhex("84ce0004" "00001111" "00000000" "00001111" "07000000")
+    assert data == bytes.fromhex("84ce000400001111000000000000111107000000")
     assert read_compound(data).packets == [Fir(SSRC, [(SSRC, 7)])]
 
 
