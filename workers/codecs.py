@@ -300,10 +300,11 @@ def h264_is_key_frame(data: bytes, start: int = 0, end: int | None = None) -> bo
 
     True when the packet carries an SPS (NAL type 7) or the start of the first slice of an
     IDR picture (type 5). Either may come as a single NAL unit (RFC 6184 §5.6), inside a
-    STAP-A (§5.7.1), or as the first fragment of an FU-A (§5.8). mediasoup counts only the SPS, because an IDR is
-    undecodable without it. Browsers send SPS and PPS in the packet before each IDR, so both
-    rules gate on the same packet for them. The IDR rule also accepts senders that repeat no
-    SPS.
+    STAP-A (§5.7.1), or as the first fragment of an FU-A (§5.8).
+
+    mediasoup counts only the SPS, because an IDR is undecodable without it. Senders that
+    put SPS and PPS in a STAP-A right before each IDR, as aiortc does, get the same packet
+    flagged by both rules. The IDR rule also accepts senders that repeat no SPS.
     """
     if end is None:
         end = len(data)

@@ -140,7 +140,7 @@ class SeqManager:
 
         Inputs older than `next_seq` are rejected from now on, so a late packet from before
         the sync point cannot reuse an output already sent. `skip=1` leaves a one-number
-        gap after a simulcast switch, so the receiver sees that the frame in progress at the
+        gap after a simulcast switch, so the receiver detects that the frame in progress at the
         switch is incomplete.
         """
         self._extender.reset()

@@ -196,7 +196,7 @@ def test_vp8_descriptor_from_encoder(vp8_frames: list[list[bytes]]) -> None:
 
 def test_vp8_descriptor_all_fields() -> None:
     # X, N, S; then I L T K; 7-bit picture ID 5; TL0PICIDX 200; TID 2, Y, KEYIDX 3.
-    payload = bytes.fromhex("b0f005c8a3") + b"\x00\x00\x00\x9d\x01\x2a"
+    payload = bytes.fromhex("b0 f0 05 c8 a3") + b"\x00\x00\x00\x9d\x01\x2a"
     descriptor = Vp8PayloadDescriptor.parse(payload)
     assert descriptor == Vp8PayloadDescriptor(
         non_reference=True,
@@ -233,7 +233,7 @@ def test_vp8_with_offsets() -> None:
         (bytes.fromhex("90"), "VP8 extension byte is truncated: needs byte 2, payload ends at 1"),
         (bytes.fromhex("9080"), "VP8 picture ID is truncated: needs byte 3, payload ends at 2"),
         (
-            bytes.fromhex("908080"),
+            bytes.fromhex("90 80 80"),
             "VP8 15-bit picture ID is truncated: needs byte 4, payload ends at 3",
         ),
         (bytes.fromhex("9040"), "VP8 TL0PICIDX is truncated: needs byte 3, payload ends at 2"),
@@ -266,17 +266,17 @@ def test_h264_inter_frames(h264_frames: list[list[bytes]]) -> None:
 
 
 def test_h264_single_nal_units() -> None:
-    assert h264_is_key_frame(bytes.fromhex("6742c01e")) is True  # SPS
-    assert h264_is_key_frame(bytes.fromhex("65888400")) is True  # first IDR slice
-    assert h264_is_key_frame(bytes.fromhex("68ce3c80")) is False  # PPS
-    assert h264_is_key_frame(bytes.fromhex("419a0000")) is False  # non-IDR slice
+    assert h264_is_key_frame(bytes.fromhex("67 42 c0 1e")) is True  # SPS
+    assert h264_is_key_frame(bytes.fromhex("65 88 84 00")) is True  # first IDR slice
+    assert h264_is_key_frame(bytes.fromhex("68 ce 3c 80")) is False  # PPS
+    assert h264_is_key_frame(bytes.fromhex("41 9a 00 00")) is False  # non-IDR slice
 
 
 def test_h264_later_idr_slice_not_key() -> None:
     # first_mb_in_slice != 0: the top bit of the slice header's first byte is clear.
     assert h264_is_key_frame(bytes.fromhex("6501")) is False
-    assert h264_is_key_frame(bytes.fromhex("7c8501")) is False
-    assert h264_is_key_frame(bytes.fromhex("1800026501")) is False
+    assert h264_is_key_frame(bytes.fromhex("7c 85 01")) is False
+    assert h264_is_key_frame(bytes.fromhex("18 00 02 65 01")) is False
 
 
 def test_h264_key_frame_slices(h264_frames: list[list[bytes]]) -> None:
@@ -288,20 +288,20 @@ def test_h264_key_frame_slices(h264_frames: list[list[bytes]]) -> None:
 
 
 def test_h264_stap_a() -> None:
-    sei_and_sps = bytes.fromhex("180002060100036742c0")
+    sei_and_sps = bytes.fromhex("18 00 02 06 01 00 03 67 42 c0")
     assert h264_is_key_frame(sei_and_sps) is True
-    pps_and_idr = bytes.fromhex("18000268ce0003658884")
+    pps_and_idr = bytes.fromhex("18 00 02 68 ce 00 03 65 88 84")
     assert h264_is_key_frame(pps_and_idr) is True
-    pps_only = bytes.fromhex("18000268ce")
+    pps_only = bytes.fromhex("18 00 02 68 ce")
     assert h264_is_key_frame(pps_only) is False
     # A NAL size past the end stops the walk without reading out of bounds.
-    assert h264_is_key_frame(bytes.fromhex("1800ff06")) is False
+    assert h264_is_key_frame(bytes.fromhex("18 00 ff 06")) is False
 
 
 def test_h264_fu_a() -> None:
-    assert h264_is_key_frame(bytes.fromhex("7c8588")) is True  # start of IDR
-    assert h264_is_key_frame(bytes.fromhex("7c0588")) is False  # middle of IDR
-    assert h264_is_key_frame(bytes.fromhex("7c8700")) is True  # start of SPS
+    assert h264_is_key_frame(bytes.fromhex("7c 85 88")) is True  # start of IDR
+    assert h264_is_key_frame(bytes.fromhex("7c 05 88")) is False  # middle of IDR
+    assert h264_is_key_frame(bytes.fromhex("7c 87 00")) is True  # start of SPS
     assert h264_is_key_frame(bytes.fromhex("7c")) is False
 
 
@@ -328,7 +328,7 @@ def test_vp9_descriptor_from_encoder(vp9_frames: list[tuple[bytes, bool]]) -> No
 
 def test_vp9_layer_indices() -> None:
     # I P L B; 7-bit picture ID 9; TID 1, U, SID 1, D; TL0PICIDX 17.
-    descriptor = Vp9PayloadDescriptor.parse(bytes.fromhex("a8093311"))
+    descriptor = Vp9PayloadDescriptor.parse(bytes.fromhex("a8 09 33 11"))
     assert descriptor.tid == 1
     assert descriptor.switching_up is True
     assert descriptor.sid == 1
@@ -340,9 +340,9 @@ def test_vp9_layer_indices() -> None:
 
 def test_vp9_spatial_layer_zero_key() -> None:
     # L B with TID 0, SID 0: not inter-predicted, start of frame.
-    assert vp9_is_key_frame(bytes.fromhex("280000")) is True
+    assert vp9_is_key_frame(bytes.fromhex("28 00 00")) is True
     # SID 1 of a key picture is not where a receiver can start.
-    assert vp9_is_key_frame(bytes.fromhex("280200")) is False
+    assert vp9_is_key_frame(bytes.fromhex("28 02 00")) is False
     # B unset: not the first packet of the frame.
     assert vp9_is_key_frame(bytes.fromhex("00")) is False
     assert vp9_is_key_frame(bytes.fromhex("08")) is True
@@ -350,7 +350,7 @@ def test_vp9_spatial_layer_zero_key() -> None:
 
 def test_vp9_flexible_mode_reference_indices() -> None:
     # I P L F B; picture ID 1; layer byte; two P_DIFF bytes (N set on the first).
-    descriptor = Vp9PayloadDescriptor.parse(bytes.fromhex("f801000304ff"))
+    descriptor = Vp9PayloadDescriptor.parse(bytes.fromhex("f8 01 00 03 04 ff"))
     assert descriptor.flexible is True
     assert descriptor.tl0_pic_idx is None
     assert descriptor.size == 5
@@ -358,7 +358,7 @@ def test_vp9_flexible_mode_reference_indices() -> None:
 
 def test_vp9_scalability_structure_with_picture_group() -> None:
     # V only; N_S=0, Y, G; one resolution; N_G=1; picture group with 2 references.
-    payload = bytes.fromhex("0a18014000f001080102aa")
+    payload = bytes.fromhex("0a 18 01 40 00 f0 01 08 01 02 aa")
     descriptor = Vp9PayloadDescriptor.parse(payload)
     assert descriptor.size == 10
     assert payload[descriptor.size :] == b"\xaa"
@@ -401,8 +401,8 @@ def test_av1_aggregated_elements(av1_frames: list[tuple[bytes, bool]]) -> None:
 
 def test_av1_continuation_not_read() -> None:
     # Z=1, W=1: the only element continues an OBU, so its first byte is not an OBU header.
-    assert av1_is_key_frame(bytes.fromhex("900a0b")) is False
-    assert av1_is_key_frame(bytes.fromhex("100a0b")) is True
+    assert av1_is_key_frame(bytes.fromhex("90 0a 0b")) is False
+    assert av1_is_key_frame(bytes.fromhex("10 0a 0b")) is True
 
 
 def test_av1_truncated_length() -> None:
@@ -443,3 +443,10 @@ def test_vp8_fast_path_matches_parse(payload: bytes) -> None:
 @given(st.binary(max_size=12))
 def test_vp9_fast_path_matches_parse(payload: bytes) -> None:
     assert vp9_is_key_frame(payload) == _vp9_parse_key(payload)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=16))
+def test_detectors_accept_any_bytes(payload: bytes) -> None:
+    for detector in (vp8_is_key_frame, vp9_is_key_frame, h264_is_key_frame, av1_is_key_frame):
+        assert detector(payload) in (True, False)

@@ -98,7 +98,7 @@ def test_request_to_pli() -> None:
 
 def test_request_to_fir() -> None:
     data = KeyFrameRequest(SSRC, 7).to_rtcp()
-    assert data == bytes.fromhex("84ce000400001111000000000000111107000000")
+    assert data == bytes.fromhex("84ce0004 00001111 00000000 00001111 07000000")
     assert read_compound(data).packets == [Fir(SSRC, [(SSRC, 7)])]
 
 

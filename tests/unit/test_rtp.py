@@ -5,6 +5,8 @@ import struct
 import pytest
 from aiortc import rtp as aiortc_rtp
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workers.rtp import (
     ONE_BYTE_PROFILE,
@@ -49,13 +51,15 @@ from workers.rtp import (
 
 # Marker set, PT 96, seq 0x1234, ts 12345, SSRC 0xdeadbeef. One-byte extensions: ID 1 = "0"
 # (1 byte), ID 4 = 01 02 03 (3 bytes), two zero padding bytes.
-ONE_BYTE_PACKET = bytes.fromhex("90e0123400003039deadbeefbede00021030420102030000") + b"payload"
+ONE_BYTE_PACKET = (
+    bytes.fromhex("90e01234 00003039 deadbeef bede0002 10304201 02030000") + b"payload"
+)
 
 # Two-byte extensions: ID 1 with an empty value, ID 20 = aa bb, two padding bytes.
-TWO_BYTE_PACKET = bytes.fromhex("9060000100000002000000031000000201001402aabb00000102")
+TWO_BYTE_PACKET = bytes.fromhex("90600001 00000002 00000003 10000002 01001402 aabb0000 0102")
 
 # Two CSRCs and 3 bytes of padding after a 2-byte payload.
-CSRC_PADDING_PACKET = bytes.fromhex("a2600001000000640000000511111111222222226162000003")
+CSRC_PADDING_PACKET = bytes.fromhex("a2600001 00000064 00000005 11111111 22222222 61620000 03")
 
 
 def test_parse_header_fields() -> None:
@@ -113,7 +117,7 @@ def test_round_trip_csrcs_and_padding() -> None:
 
 
 def test_padding_only_packet() -> None:
-    data = bytes.fromhex("a06000010000006400000005") + bytes(199) + b"\xc8"
+    data = bytes.fromhex("a0600001 00000064 00000005") + bytes(199) + b"\xc8"
     packet = RtpPacket.parse(data)
     assert packet.payload_size == 0
     assert packet.padding_size == 200
@@ -121,18 +125,18 @@ def test_padding_only_packet() -> None:
 
 
 def test_one_byte_padding_between_elements() -> None:
-    data = bytes.fromhex("906000010000000000000001bede00020010300020610000")
+    data = bytes.fromhex("90600001 00000000 00000001 bede0002 00103000 20610000")
     assert RtpPacket.parse(data).extensions == {1: b"0", 2: b"a"}
 
 
 def test_one_byte_reserved_id_stops_parsing() -> None:
     # RFC 8285 §4.2: elements after ID 15 are ignored, even a truncated one.
-    data = bytes.fromhex("906000010000000000000001bede00021030f03f00000000")
+    data = bytes.fromhex("90600001 00000000 00000001 bede0002 1030f03f 00000000")
     assert RtpPacket.parse(data).extensions == {1: b"0"}
 
 
 def test_unknown_profile_skipped() -> None:
-    data = bytes.fromhex("906000010000000000000001abcd000110301030") + b"x"
+    data = bytes.fromhex("90600001 00000000 00000001 abcd0001 10301030") + b"x"
     packet = RtpPacket.parse(data)
     assert packet.extension_profile == 0xABCD
     assert packet.extensions == {}
@@ -167,41 +171,41 @@ def test_payload_setter() -> None:
     ("data", "message"),
     [
         (b"\x80\x60\x00", "RTP packet is 3 bytes, shorter than the 12-byte fixed header"),
-        (bytes.fromhex("406000010000000000000001"), "RTP version 1 is invalid, expected 2"),
+        (bytes.fromhex("40600001 00000000 00000001"), "RTP version 1 is invalid, expected 2"),
         (
-            bytes.fromhex("83600001000000000000000100000002"),
+            bytes.fromhex("83600001 00000000 00000001 00000002"),
             "RTP CSRC list is truncated: CSRC count 3 needs 24 bytes, packet has 16",
         ),
         (
-            bytes.fromhex("906000010000000000000001bede"),
+            bytes.fromhex("90600001 00000000 00000001 bede"),
             "RTP header extension is truncated: its 4-byte header at offset 12 does not fit "
             "in 14 bytes",
         ),
         (
-            bytes.fromhex("906000010000000000000001bede000210300000"),
+            bytes.fromhex("90600001 00000000 00000001 bede0002 10300000"),
             "RTP header extension is truncated: length 2 words ends at byte 24, packet has 20",
         ),
         (
-            bytes.fromhex("906000010000000000000001bede000113300000"),
+            bytes.fromhex("90600001 00000000 00000001 bede0001 13300000"),
             "RTP header extension element 1 is truncated: 4 bytes at offset 17, the block "
             "ends at 20",
         ),
         (
-            bytes.fromhex("9060000100000000000000011000000101053000"),
+            bytes.fromhex("90600001 00000000 00000001 10000001 01053000"),
             "RTP header extension element 1 is truncated: 5 bytes at offset 18, the block "
             "ends at 20",
         ),
         (
-            bytes.fromhex("9060000100000000000000011000000100000007"),
+            bytes.fromhex("90600001 00000000 00000001 10000001 00000007"),
             "RTP header extension element 7 is truncated: its length byte at offset 20 is "
             "past the block end 20",
         ),
         (
-            bytes.fromhex("a06000010000000000000001616200"),
+            bytes.fromhex("a0600001 00000000 00000001 616200"),
             "RTP padding size 0 is invalid: payload and padding have 3 bytes",
         ),
         (
-            bytes.fromhex("a06000010000000000000001616205"),
+            bytes.fromhex("a0600001 00000000 00000001 616205"),
             "RTP padding size 5 is invalid: payload and padding have 3 bytes",
         ),
     ],
@@ -214,21 +218,21 @@ def test_malformed_packet_error(data: bytes, message: str) -> None:
 
 def test_build_block_one_byte() -> None:
     block = build_extension_block({1: b"0", 4: b"\x01\x02\x03"})
-    assert block == bytes.fromhex("bede00021030420102030000")
+    assert block == bytes.fromhex("bede0002 10304201 02030000")
 
 
 def test_build_block_two_byte_for_long_value() -> None:
     block = build_extension_block({1: b"0", 2: bytes(17)})
     assert block[:2] == b"\x10\x00"
-    assert block == bytes.fromhex("100000060101300211") + bytes(17) + bytes(2)
+    assert block == bytes.fromhex("10000006 01013002 11") + bytes(17) + bytes(2)
 
 
 def test_build_block_two_byte_for_high_id() -> None:
-    assert build_extension_block([(15, b"a")]) == bytes.fromhex("100000010f016100")
+    assert build_extension_block([(15, b"a")]) == bytes.fromhex("10000001 0f016100")
 
 
 def test_build_block_two_byte_for_empty_value() -> None:
-    assert build_extension_block({3: b""}) == bytes.fromhex("1000000103000000")
+    assert build_extension_block({3: b""}) == bytes.fromhex("10000001 03000000")
 
 
 def test_build_block_empty() -> None:
@@ -279,7 +283,7 @@ def test_set_marker_in_place() -> None:
 def test_rewrite_header_keeps_marker() -> None:
     data = bytearray(ONE_BYTE_PACKET)
     rewrite_header(data, 100, 0, 7, 9)
-    assert bytes(data[:12]) == bytes.fromhex("90e400000000000700000009")
+    assert bytes(data[:12]) == bytes.fromhex("90e40000 00000007 00000009")
     assert bytes(data[12:]) == ONE_BYTE_PACKET[12:]
 
 
@@ -329,7 +333,7 @@ def test_outgoing_extensions_one_byte() -> None:
         {6: b"\x85"}, mid_id=1, abs_send_time_id=4, transport_cc_id=5
     )
     block = template.build(mid=b"3", now=1.5, transport_sequence_number=0xABCD)
-    assert block == bytes.fromhex("bede0003608510334206000051abcd00")
+    assert block == bytes.fromhex("bede0003 60851033 42060000 51abcd00")
 
 
 def test_outgoing_extensions_skip_placeholders() -> None:
@@ -343,7 +347,7 @@ def test_outgoing_extensions_skip_placeholders() -> None:
 def test_outgoing_extensions_not_negotiated() -> None:
     template = OutgoingHeaderExtensions({}, mid_id=0, abs_send_time_id=0, transport_cc_id=5)
     assert template.build(mid=b"3", now=1.0, transport_sequence_number=1) == bytes.fromhex(
-        "bede000151000100"
+        "bede0001 51000100"
     )
 
 
@@ -357,7 +361,7 @@ def test_outgoing_extensions_two_byte_for_long_dd() -> None:
     block = template.build(mid=b"10", transport_sequence_number=2)
     assert block == build_extension_block({7: descriptor, 1: b"10", 5: b"\x00\x02"})
     assert block[:2] == b"\x10\x00"
-    assert RtpPacket.parse(bytes.fromhex("906000010000000000000001") + block).extensions == {
+    assert RtpPacket.parse(bytes.fromhex("90600001 00000000 00000001") + block).extensions == {
         7: descriptor,
         1: b"10",
         5: b"\x00\x02",
@@ -388,7 +392,7 @@ def test_build_outgoing_block_function() -> None:
         transport_cc_id=5,
         transport_sequence_number=0xABCD,
     )
-    assert block == bytes.fromhex("bede0003608510334206000051abcd00")
+    assert block == bytes.fromhex("bede0003 60851033 42060000 51abcd00")
 
 
 def test_rewrite_packet_new_header() -> None:
@@ -403,7 +407,7 @@ def test_rewrite_packet_new_header() -> None:
         extension_block=block,
     )
     assert isinstance(data, bytes)
-    assert data == bytes.fromhex("90e40000ffffffff00000007") + block + b"payload"
+    assert data == bytes.fromhex("90e40000 ffffffff 00000007") + block + b"payload"
 
 
 def test_rewrite_packet_keeps_csrcs_and_padding() -> None:
@@ -411,7 +415,7 @@ def test_rewrite_packet_keeps_csrcs_and_padding() -> None:
     data = rewrite_packet(
         packet, payload_type=97, sequence_number=2, timestamp=3, ssrc=4, extension_block=b""
     )
-    assert data == bytes.fromhex("a2610002000000030000000411111111222222226162000003")
+    assert data == bytes.fromhex("a2610002 00000003 00000004 11111111 22222222 61620000 03")
 
 
 def test_rewrite_packet_marker_override() -> None:
@@ -433,12 +437,14 @@ def test_rewrite_constructed_packet_adds_padding() -> None:
     data = rewrite_packet(
         packet, payload_type=96, sequence_number=1, timestamp=100, ssrc=5, extension_block=b""
     )
-    assert data == bytes.fromhex("a0600001000000640000000561620002")
+    assert data == bytes.fromhex("a0600001 00000064 00000005 61620002")
 
 
 def test_rtx_decapsulate() -> None:
     # RTX packet: PT 97, seq 7, SSRC 0xbbbb, OSN 65535, original payload "abc".
-    rtx = RtpPacket.parse(bytes.fromhex("90610007000000640000bbbbbede000110300000ffff") + b"abc")
+    rtx = RtpPacket.parse(
+        bytes.fromhex("90610007 00000064 0000bbbb bede0001 10300000 ffff") + b"abc"
+    )
     packet = rtx_decapsulate(rtx, 96, 0xAAAA)
     assert packet.payload_type == 96
     assert packet.ssrc == 0xAAAA
@@ -447,11 +453,13 @@ def test_rtx_decapsulate() -> None:
     assert packet.payload == b"abc"
     assert packet.extensions == {1: b"0"}
     assert packet.buffer is rtx.buffer
-    assert packet.serialize() == bytes.fromhex("9060ffff000000640000aaaabede000110300000") + b"abc"
+    assert (
+        packet.serialize() == bytes.fromhex("9060ffff 00000064 0000aaaa bede0001 10300000") + b"abc"
+    )
 
 
 def test_rtx_decapsulate_too_short() -> None:
-    rtx = RtpPacket.parse(bytes.fromhex("80610007000000640000bbbbff"))
+    rtx = RtpPacket.parse(bytes.fromhex("80610007 00000064 0000bbbb ff"))
     with pytest.raises(ValueError) as error:
         rtx_decapsulate(rtx, 96, 0xAAAA)
     assert str(error.value) == (
@@ -464,7 +472,8 @@ def test_rtx_encapsulate_round_trip() -> None:
     rtx = rtx_encapsulate(original, 97, 0xBBBB, 0)
     data = rtx.serialize()
     assert (
-        data == bytes.fromhex("90e10000000030390000bbbbbede000210304201020300001234") + b"payload"
+        data
+        == bytes.fromhex("90e10000 00003039 0000bbbb bede0002 10304201 02030000 1234") + b"payload"
     )
     restored = rtx_decapsulate(RtpPacket.parse(data), 96, 0xDEADBEEF)
     assert restored.serialize() == ONE_BYTE_PACKET
@@ -601,3 +610,61 @@ def test_parse_accepts_struct_packed_header() -> None:
     assert packet.payload_type == 127
     assert packet.marker is False
     assert packet.payload == b""
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=64))
+def test_parse_random_bytes_raises_value_error(data: bytes) -> None:
+    try:
+        packet = RtpPacket.parse(b"\x90" + data)
+    except ValueError:
+        return
+    assert packet.payload_offset <= packet.payload_end <= len(packet.buffer)
+
+
+@settings(max_examples=300)
+@given(
+    payload_type=st.integers(0, 127),
+    sequence_number=st.integers(0, 65535),
+    timestamp=st.integers(0, 0xFFFFFFFF),
+    ssrc=st.integers(0, 0xFFFFFFFF),
+    marker=st.booleans(),
+    csrcs=st.lists(st.integers(0, 0xFFFFFFFF), max_size=15),
+    extensions=st.dictionaries(st.integers(1, 255), st.binary(max_size=20), max_size=5),
+    payload=st.binary(max_size=40),
+    padding_size=st.integers(0, 255),
+)
+def test_serialize_parse_round_trip(
+    payload_type: int,
+    sequence_number: int,
+    timestamp: int,
+    ssrc: int,
+    marker: bool,
+    csrcs: list[int],
+    extensions: dict[int, bytes],
+    payload: bytes,
+    padding_size: int,
+) -> None:
+    packet = RtpPacket(
+        payload_type,
+        sequence_number,
+        timestamp,
+        ssrc,
+        marker=marker,
+        csrcs=tuple(csrcs),
+        extensions=extensions,
+        payload=payload,
+        padding_size=padding_size,
+    )
+    data = packet.serialize()
+    parsed = RtpPacket.parse(data)
+    assert parsed.payload_type == payload_type
+    assert parsed.sequence_number == sequence_number
+    assert parsed.timestamp == timestamp
+    assert parsed.ssrc == ssrc
+    assert parsed.marker == marker
+    assert parsed.csrcs == tuple(csrcs)
+    assert parsed.extensions == extensions
+    assert parsed.payload == payload
+    assert parsed.padding_size == padding_size
+    assert parsed.serialize() == data
