@@ -67,6 +67,7 @@ class Channel:
         self._pending: dict[int, tuple[str, asyncio.Future[Any]]] = {}
         self._subscribers: dict[str, NotificationHandler] = {}
         self._writer: asyncio.WriteTransport | None = None
+        self._pipes: tuple[Any, ...] = ()
         self._reader: asyncio.ReadTransport | None = None
         self._closed = False
         self._logger = structlog.get_logger("sfu.channel").bind(worker=pid)
@@ -81,6 +82,7 @@ class Channel:
         # Opening a pipe descriptor does not block, so the async-open lint does not apply.
         read_pipe = open(read_fd, "rb", buffering=0, closefd=True)  # noqa: ASYNC230
         write_pipe = open(write_fd, "wb", buffering=0, closefd=True)  # noqa: ASYNC230
+        self._pipes = (read_pipe, write_pipe)
         self._reader, _ = await loop.connect_read_pipe(lambda: _PipeReader(self), read_pipe)
         self._writer, _ = await loop.connect_write_pipe(asyncio.Protocol, write_pipe)
 
@@ -142,6 +144,11 @@ class Channel:
             self._writer.close()
         if self._reader is not None:
             self._reader.close()
+        # The transports close their pipe files on a later loop iteration, which never comes
+        # if the loop stops first; the garbage collector would then close file descriptors
+        # that a new pipe may be using by then. Close them now.
+        for pipe in self._pipes:
+            pipe.close()
         if self._on_closed is not None:
             self._on_closed()
 

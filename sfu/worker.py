@@ -323,13 +323,14 @@ async def _attach(
             worker_ref[0]._on_log(record)
 
     channel = Channel(pid=process.pid, request_timeout=request_timeout, on_log=on_log)
-    await channel.connect(read_fd, write_fd)
 
     def on_worker_event(event: str, data: Any) -> None:
         if event == "running" and not running.done():
             running.set_result(None)
 
+    # Subscribe first: the worker's "running" can arrive while connect() is still awaiting.
     channel.subscribe("worker", on_worker_event)
+    await channel.connect(read_fd, write_fd)
     worker = Worker(process, channel, app_data)
     worker_ref.append(worker)
     stderr_tail: list[str] = []

@@ -73,9 +73,18 @@ class WebRtcTransport(Transport):
             server = self.router.worker.get_webrtc_server(require(data, "webRtcServerId", str))
             self.web_rtc_server = server
             server.attach(self)
-            self.ice_candidates = self._make_candidates(
-                [(info, info.port) for info in server.listen_infos_with_ports()]
-            )
+            enabled = [
+                (info, info.port)
+                for info in server.listen_infos_with_ports()
+                if (info.protocol == "udp" and self.enable_udp)
+                or (info.protocol == "tcp" and self.enable_tcp)
+            ]
+            if not enabled:
+                raise InvalidParameterError(
+                    "the WebRtcServer has no listen info for the enabled protocols "
+                    "(enableUdp/enableTcp)"
+                )
+            self.ice_candidates = self._make_candidates(enabled)
             return
         infos = data.get("listenInfos")
         if not isinstance(infos, list) or not infos:
