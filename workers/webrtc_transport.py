@@ -434,6 +434,16 @@ class WebRtcTransport(Transport):
         result["iceConsentTimeout"] = self.ice_consent_timeout
         return result
 
+    def all_drop_counters(self) -> dict[str, int]:
+        """Drops of the packet path, the ICE engine and the DTLS engine, by reason."""
+        counters = dict(self.drop_counters)
+        for reason, count in self.ice.drops.as_dict().items():
+            counters[f"ice_{reason}"] = count
+        if self.dtls is not None:
+            for reason, count in self.dtls.drop_counters.items():
+                counters[f"dtls_{reason}"] = count
+        return counters
+
     def get_stats(self) -> list[dict[str, Any]]:
         return [
             {
@@ -450,7 +460,7 @@ class WebRtcTransport(Transport):
                 "bytesSent": self.bytes_sent,
                 "rtpPacketsReceived": self.rtp_packets_received,
                 "rtpPacketsSent": self.rtp_packets_sent,
-                "dropCounters": dict(self.drop_counters),
+                "dropCounters": self.all_drop_counters(),
             }
         ]
 
