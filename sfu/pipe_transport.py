@@ -12,6 +12,11 @@ if TYPE_CHECKING:
 class PipeTransport(PlainTransport):
     """A plain transport whose consumers forward every stream of a producer verbatim."""
 
+    def _apply_cname(self, parameters: dict[str, Any]) -> None:
+        # Piped producers keep the CNAME of the original producer (lip sync per sender).
+        if not parameters.get("rtcp", {}).get("cname"):
+            super()._apply_cname(parameters)
+
     async def consume(  # type: ignore[override]
         self, *, producer_id: str, app_data: dict[str, Any] | None = None
     ) -> "Consumer":

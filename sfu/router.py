@@ -1,7 +1,9 @@
 """Router: a room's media hub inside one worker; owns transports and knows every producer."""
 
+import asyncio
 import copy
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sfu import ortc
@@ -11,11 +13,20 @@ from sfu.errors import InvalidParameterError, NotFoundError
 from sfu.transport import RouterLinks
 
 if TYPE_CHECKING:
+    from sfu.consumer import Consumer
     from sfu.pipe_transport import PipeTransport
     from sfu.plain_transport import PlainTransport
     from sfu.producer import Producer
     from sfu.webrtc_server import WebRtcServer
     from sfu.webrtc_transport import WebRtcTransport
+
+
+@dataclass(frozen=True)
+class PipeToRouterResult:
+    """The consumer on this router and the producer it feeds on the other router."""
+
+    pipe_consumer: "Consumer"
+    pipe_producer: "Producer"
 
 
 class Router(Entity):
@@ -35,6 +46,9 @@ class Router(Entity):
         self._rtp_capabilities = rtp_capabilities
         self._transports: dict[str, Entity] = {}
         self._producers: dict[str, Producer] = {}
+        # One connected pair of pipe transports per other router, created on first use.
+        self._pipe_pairs: dict[str, asyncio.Future[tuple[PipeTransport, PipeTransport]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def rtp_capabilities(self) -> dict[str, Any]:
@@ -49,6 +63,8 @@ class Router(Entity):
 
     def _after_close(self) -> None:
         self._producers.clear()
+        for task in self._tasks:
+            task.cancel()
 
     def _links(self) -> RouterLinks:
         return RouterLinks(
@@ -198,3 +214,89 @@ class Router(Entity):
         self._adopt(self._transports, transport)
         self.observer.emit("newtransport", transport)
         return transport
+
+    async def pipe_to_router(
+        self,
+        *,
+        producer_id: str,
+        router: "Router",
+        listen_info: dict[str, Any] | None = None,
+        enable_srtp: bool = False,
+    ) -> PipeToRouterResult:
+        """Make a producer of this router consumable in `router` (usually on another worker).
+
+        A pair of connected pipe transports between the two routers is created once and
+        reused. The producer on `router` keeps the original producer's id; closing the
+        original closes it, and pausing it pauses it.
+        """
+        self._check_open("pipe_to_router")
+        if router is self or router.id == self.id:
+            raise InvalidParameterError("cannot pipe a producer to the same router")
+        if router.closed:
+            raise InvalidParameterError(f"router {router.id} is closed")
+        producer = self.get_producer(producer_id)
+        info = listen_info or {"protocol": "udp", "ip": "127.0.0.1"}
+        local, remote = await self._pipe_pair(router, info, enable_srtp)
+        pipe_consumer = await local.consume(producer_id=producer.id)
+        try:
+            pipe_producer = await remote.produce(
+                id=producer.id,
+                kind=pipe_consumer.kind,
+                rtp_parameters=pipe_consumer.rtp_parameters,
+                paused=pipe_consumer.producer_paused,
+                app_data=producer.app_data,
+            )
+        except Exception:
+            pipe_consumer.close()
+            raise
+        pipe_consumer.observer.once("close", pipe_producer.close)
+        pipe_consumer.on("producerpause", lambda: self._mirror_pause(pipe_producer, True))
+        pipe_consumer.on("producerresume", lambda: self._mirror_pause(pipe_producer, False))
+        return PipeToRouterResult(pipe_consumer, pipe_producer)
+
+    async def _pipe_pair(
+        self, router: "Router", listen_info: dict[str, Any], enable_srtp: bool
+    ) -> "tuple[PipeTransport, PipeTransport]":
+        pending = self._pipe_pairs.get(router.id)
+        if pending is not None:
+            local, remote = await asyncio.shield(pending)
+            if not local.closed and not remote.closed:
+                return local, remote
+        pending = asyncio.get_running_loop().create_future()
+        self._pipe_pairs[router.id] = pending
+        try:
+            local = await self.create_pipe_transport(
+                listen_info=listen_info, enable_srtp=enable_srtp
+            )
+            remote = await router.create_pipe_transport(
+                listen_info=listen_info, enable_srtp=enable_srtp
+            )
+            local_tuple, remote_tuple = local.tuple, remote.tuple
+            await local.connect(
+                ip=remote_tuple["localIp"],
+                port=remote_tuple["localPort"],
+                srtp_parameters=remote.srtp_parameters,
+            )
+            await remote.connect(
+                ip=local_tuple["localIp"],
+                port=local_tuple["localPort"],
+                srtp_parameters=local.srtp_parameters,
+            )
+        except Exception as error:
+            del self._pipe_pairs[router.id]
+            pending.set_exception(error)
+            # The awaiting caller gets the error; retrieve it so nobody else must.
+            pending.exception()
+            raise
+        local.observer.once("close", remote.close)
+        remote.observer.once("close", local.close)
+        pending.set_result((local, remote))
+        return local, remote
+
+    def _mirror_pause(self, producer: "Producer", paused: bool) -> None:
+        """Mirror a pause of the original producer on its piped copy (a task this owns)."""
+        if producer.closed:
+            return
+        task = asyncio.ensure_future(producer.pause() if paused else producer.resume())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

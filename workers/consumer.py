@@ -66,6 +66,9 @@ class Consumer:
         self._clock = clock
         encoding = self.rtp_parameters["encodings"][0]
         self.ssrc: int = encoding["ssrc"]
+        # A pipe consumer sends every producer encoding on its own SSRC, sequence numbers
+        # and timestamps unchanged; the pipe producer on the other router rewrites them.
+        self.pipe_ssrcs: list[int] = [e["ssrc"] for e in self.rtp_parameters["encodings"]]
         self.rtx_ssrc: int | None = encoding.get("rtx", {}).get("ssrc")
         self.mid_bytes = str(self.rtp_parameters.get("mid", "")).encode() or None
         self.cname: str = self.rtp_parameters.get("rtcp", {}).get("cname", "")
@@ -167,6 +170,9 @@ class Consumer:
 
     def update_active(self) -> None:
         """Re-sync on the next key frame whenever the consumer becomes active."""
+        if self.type == "pipe":
+            self.was_active = self.active
+            return
         active = self.active
         if active and not self.was_active:
             self.sync_required = True
@@ -188,6 +194,9 @@ class Consumer:
         """Forward one producer packet to the client, or account it as dropped."""
         packet = forwarded.packet
         if not self.active:
+            return
+        if self.type == "pipe":
+            self._send_piped(forwarded)
             return
         if self.type == "simulcast" and not self._select_encoding(forwarded):
             return
@@ -223,6 +232,23 @@ class Consumer:
         )
         self._links.send_rtp(data)
         self._account(forwarded.received_at, len(data), packet.timestamp, now)
+
+    def _send_piped(self, forwarded: ForwardedPacket) -> None:
+        packet = forwarded.packet
+        if forwarded.encoding_index >= len(self.pipe_ssrcs):
+            self._drop("encoding_index")
+            return
+        block = forwarded.extensions.build()
+        data = rewrite_packet(
+            packet,
+            payload_type=packet.payload_type,
+            sequence_number=packet.sequence_number,
+            timestamp=packet.timestamp,
+            ssrc=self.pipe_ssrcs[forwarded.encoding_index],
+            extension_block=block,
+        )
+        self._links.send_rtp(data)
+        self._account(forwarded.received_at, len(data), packet.timestamp, time.time())
 
     def _select_encoding(self, forwarded: ForwardedPacket) -> bool:
         """Forward one simulcast encoding; switch to the target only on its key frame."""

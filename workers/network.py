@@ -40,6 +40,10 @@ class UdpEndpoint(asyncio.DatagramProtocol):
 
         self.handler(data, tuple_, send)
 
+    def send_to(self, data: bytes, ip: str, port: int) -> None:
+        if self._transport is not None:
+            self._transport.sendto(data, (ip, port))
+
     def error_received(self, exc: Exception) -> None:
         # ICMP errors (port unreachable) arrive here; they must not stop the socket.
         pass

@@ -6,10 +6,12 @@ import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from workers.demux import MAX_DATAGRAM_SIZE, classify
 from workers.errors import InvalidParameterError, InvalidStateError
 from workers.listen_info import ListenInfo, bind_socket
 from workers.network import UdpEndpoint
 from workers.params import optional, require
+from workers.srtp import SrtpContext, SrtpError
 from workers.transport import Transport
 from workers.transport_tuple import TransportTuple
 
@@ -46,7 +48,7 @@ class PlainTransport(Transport):
         self.local_srtp_parameters: dict[str, Any] | None = None
         self.remote_srtp_parameters: dict[str, Any] | None = None
         self.connect_called = False
-        self.drop_counters: dict[str, int] = {}
+        self.srtp: SrtpContext | None = None
 
     async def open(self, data: dict[str, Any], default_range: tuple[int, int]) -> None:
         info = ListenInfo.parse(require(data, "listenInfo", dict), field="listenInfo")
@@ -93,11 +95,99 @@ class PlainTransport(Transport):
             "srtpParameters": self.local_srtp_parameters,
         }
 
+    @property
+    def connected(self) -> bool:
+        if self.tuple is None:
+            return False
+        return not self.enable_srtp or self.srtp is not None
+
     def receive_packet(
         self, data: bytes, tuple_: TransportTuple, send: Callable[[bytes], None]
     ) -> None:
-        # NOTE: plain RTP forwarding is not wired yet; packets are only counted.
-        self.drop_counters["not_forwarded"] = self.drop_counters.get("not_forwarded", 0) + 1
+        """Entry of every datagram: plain (or SRTP) RTP and RTCP from the connected peer."""
+        if self.closed:
+            return
+        self.bytes_received += len(data)
+        if len(data) > MAX_DATAGRAM_SIZE:
+            self.drop("too_large")
+            return
+        kind = classify(data)
+        if kind not in ("rtp", "rtcp"):
+            self.drop("not_rtp")
+            return
+        if not self._accept_tuple(tuple_, kind):
+            self.drop("unknown_tuple")
+            return
+        if self.enable_srtp and self.srtp is None:
+            self.drop("srtp_not_ready")
+            return
+        now = self.router.worker.loop.time()
+        if kind == "rtp":
+            if self.srtp is not None:
+                try:
+                    data = self.srtp.unprotect_rtp(data)
+                except SrtpError:
+                    self.drop("srtp_unprotect")
+                    return
+            self.receive_rtp(now, data)
+        else:
+            if self.srtp is not None:
+                try:
+                    data = self.srtp.unprotect_rtcp(data)
+                except SrtpError:
+                    self.drop("srtcp_unprotect")
+                    return
+            self.receive_rtcp(now, data)
+
+    def _accept_tuple(self, tuple_: TransportTuple, kind: str) -> bool:
+        """Accept packets from the connected peer; with comedia, learn it from the first one."""
+        on_rtcp_socket = self.rtcp_endpoint is not None and (
+            tuple_.local_port == self.rtcp_endpoint.local_port
+        )
+        if on_rtcp_socket:
+            if self.rtcp_tuple is None and self.comedia:
+                self.rtcp_tuple = tuple_
+                self.router.channel.notify(self.id, "rtcptuple", {"rtcpTuple": tuple_.to_dict()})
+            return self.rtcp_tuple == tuple_
+        if self.tuple is None and self.comedia:
+            self.tuple = tuple_
+            self.router.channel.notify(self.id, "tuple", {"tuple": tuple_.to_dict()})
+            self._on_connected()
+        return self.tuple == tuple_ or (kind == "rtcp" and self.rtcp_tuple == tuple_)
+
+    def _on_connected(self) -> None:
+        if not self.connected:
+            return
+        self.start_rtcp_timer()
+        for consumer in self.consumers.values():
+            consumer.update_active()
+
+    def send_rtp(self, data: bytes) -> None:
+        if not self.connected or self.endpoint is None or self.tuple is None:
+            return
+        if self.srtp is not None:
+            try:
+                data = self.srtp.protect_rtp(data)
+            except SrtpError:
+                self.drop("srtp_protect")
+                return
+        self.rtp_packets_sent += 1
+        self.bytes_sent += len(data)
+        self.endpoint.send_to(data, self.tuple.remote_ip, self.tuple.remote_port)
+
+    def send_rtcp(self, data: bytes) -> None:
+        if not self.connected or self.endpoint is None or self.tuple is None:
+            return
+        if self.srtp is not None:
+            try:
+                data = self.srtp.protect_rtcp(data)
+            except SrtpError:
+                self.drop("srtcp_protect")
+                return
+        if self.rtcp_endpoint is not None and self.rtcp_tuple is not None:
+            self.rtcp_endpoint.send_to(data, self.rtcp_tuple.remote_ip, self.rtcp_tuple.remote_port)
+        elif self.rtcp_mux:
+            self.endpoint.send_to(data, self.tuple.remote_ip, self.tuple.remote_port)
 
     def handle_specific_request(self, method: str, data: dict[str, Any]) -> Any:
         if method == "transport.connect":
@@ -130,10 +220,33 @@ class PlainTransport(Transport):
                 )
         if self.enable_srtp:
             self.remote_srtp_parameters = _parse_srtp_parameters(data.get("srtpParameters"))
+            assert self.local_srtp_parameters is not None
+            self.srtp = SrtpContext(
+                self.remote_srtp_parameters["cryptoSuite"],
+                base64.b64decode(self.local_srtp_parameters["keyBase64"]),
+                base64.b64decode(self.remote_srtp_parameters["keyBase64"]),
+            )
         self.connect_called = True
+        self._on_connected()
         return self.describe()
 
+    def get_stats(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "type": f"{self.type}-transport",
+                "transportId": self.id,
+                "tuple": self.tuple.to_dict() if self.tuple else None,
+                "rtcpTuple": self.rtcp_tuple.to_dict() if self.rtcp_tuple else None,
+                "bytesReceived": self.bytes_received,
+                "bytesSent": self.bytes_sent,
+                "rtpPacketsReceived": self.rtp_packets_received,
+                "rtpPacketsSent": self.rtp_packets_sent,
+                "dropCounters": dict(self.drop_counters),
+            }
+        ]
+
     def close_network(self) -> None:
+        self.srtp = None
         for endpoint in (self.endpoint, self.rtcp_endpoint):
             if endpoint is not None:
                 endpoint.close()

@@ -1,5 +1,6 @@
 """The worker process's root object: settings, certificate, routers and WebRtcServers."""
 
+import asyncio
 import os
 import resource
 from typing import Any
@@ -80,6 +81,7 @@ class Worker:
         self, channel: ChannelServer, settings: WorkerSettings, certificate: Certificate
     ) -> None:
         self.channel = channel
+        self.loop = asyncio.get_running_loop()
         self.settings = settings
         self.certificate = certificate
         self.registry = Registry()
