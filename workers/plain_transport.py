@@ -149,11 +149,21 @@ class PlainTransport(Transport):
                 self.rtcp_tuple = tuple_
                 self.router.channel.notify(self.id, "rtcptuple", {"rtcpTuple": tuple_.to_dict()})
             return self.rtcp_tuple == tuple_
-        if self.tuple is None and self.comedia:
-            self.tuple = tuple_
-            self.router.channel.notify(self.id, "tuple", {"tuple": tuple_.to_dict()})
-            self._on_connected()
-        return self.tuple == tuple_ or (kind == "rtcp" and self.rtcp_tuple == tuple_)
+        if kind == "rtp":
+            # comedia learns the RTP address from RTP only: senders such as ffmpeg send
+            # RTCP from a second socket, which must not become the media address.
+            if self.tuple is None and self.comedia:
+                self.tuple = tuple_
+                self.router.channel.notify(self.id, "tuple", {"tuple": tuple_.to_dict()})
+                self._on_connected()
+            return self.tuple == tuple_
+        if self.tuple == tuple_ or self.rtcp_tuple == tuple_:
+            return True
+        if self.comedia and self.rtcp_tuple is None:
+            self.rtcp_tuple = tuple_
+            self.router.channel.notify(self.id, "rtcptuple", {"rtcpTuple": tuple_.to_dict()})
+            return True
+        return False
 
     def _on_connected(self) -> None:
         if not self.connected:
@@ -187,7 +197,8 @@ class PlainTransport(Transport):
         if self.rtcp_endpoint is not None and self.rtcp_tuple is not None:
             self.rtcp_endpoint.send_to(data, self.rtcp_tuple.remote_ip, self.rtcp_tuple.remote_port)
         elif self.rtcp_mux:
-            self.endpoint.send_to(data, self.tuple.remote_ip, self.tuple.remote_port)
+            target = self.rtcp_tuple or self.tuple
+            self.endpoint.send_to(data, target.remote_ip, target.remote_port)
 
     def handle_specific_request(self, method: str, data: dict[str, Any]) -> Any:
         if method == "transport.connect":
