@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 
 import av
-import pytest
 
 from sfu import PlainTransport, Producer, Router, WebRtcTransport
 from tests.integration.conftest import LISTEN_UDP
