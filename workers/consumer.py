@@ -8,13 +8,21 @@ back until a key frame arrives, and a key frame is requested.
 import secrets
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from workers.errors import InvalidParameterError, UnsupportedError
 from workers.producer import ForwardedPacket, _trace_types
-from workers.rtcp import build_sender_report, ntp_from_seconds
-from workers.rtp import URI_ABS_SEND_TIME, URI_TRANSPORT_CC, rewrite_packet
+from workers.retransmission import RetransmissionBuffer
+from workers.rtcp import ReportBlock, build_sender_report, ntp_from_seconds
+from workers.rtp import (
+    URI_ABS_SEND_TIME,
+    URI_TRANSPORT_CC,
+    encode_abs_send_time,
+    rewrite_packet,
+    set_extension_value,
+)
 from workers.seq_manager import SeqManager
+from workers.stream_stats import SendStreamStats
 
 if TYPE_CHECKING:
     from workers.channel_server import ChannelServer
@@ -92,6 +100,27 @@ class Consumer:
         self.bitrate = 0
         self.key_frame_requests_received = 0
         self.drop_counters: dict[str, int] = {}
+        self.send_stats = SendStreamStats(self.ssrc)
+        self.producer_scores: list[dict[str, Any]] = []
+        self.retransmission = self._make_retransmission_buffer()
+        self.abs_send_time_id, self.transport_cc_id = _generated_extension_ids(self.rtp_parameters)
+
+    def _make_retransmission_buffer(self) -> RetransmissionBuffer | None:
+        """Keep sent packets for NACKs when the receiver negotiated plain `nack`."""
+        codec = self.rtp_parameters["codecs"][0]
+        feedback = codec.get("rtcpFeedback", [])
+        if not any(fb.get("type") == "nack" and not fb.get("parameter") for fb in feedback):
+            return None
+        kind: Literal["audio", "video"] = "video" if self.kind == "video" else "audio"
+        rtx_codec = next(
+            (c for c in self.rtp_parameters["codecs"] if c["mimeType"].lower().endswith("/rtx")),
+            None,
+        )
+        if rtx_codec is not None and self.rtx_ssrc is not None:
+            return RetransmissionBuffer(
+                kind, rtx_payload_type=rtx_codec["payloadType"], rtx_ssrc=self.rtx_ssrc
+            )
+        return RetransmissionBuffer(kind)
 
     def _initial_target(self) -> int:
         count = len(self.consumable_rtp_encodings)
@@ -174,6 +203,8 @@ class Consumer:
             self.was_active = self.active
             return
         active = self.active
+        if not active and self.was_active and self.retransmission is not None:
+            self.retransmission.clear()
         if active and not self.was_active:
             self.sync_required = True
             self.request_key_frame()
@@ -230,8 +261,58 @@ class Consumer:
             ssrc=self.ssrc,
             extension_block=block,
         )
+        if self.retransmission is not None:
+            self.retransmission.store(now, sequence_number, data)
+        self.send_stats.on_packet_sent(now, sequence_number, len(data))
         self._links.send_rtp(data)
         self._account(forwarded.received_at, len(data), packet.timestamp, now)
+
+    def on_nack(self, now: float, sequence_numbers: list[int]) -> None:
+        """Resend what the receiver lost, as RTX when negotiated, with fresh send times."""
+        if self.retransmission is None or not self.active:
+            return
+        for data in self.retransmission.on_nack(now, sequence_numbers):
+            packet = bytearray(data)
+            if self.abs_send_time_id:
+                set_extension_value(
+                    packet, self.abs_send_time_id, encode_abs_send_time(now + _NTP_OFFSET)
+                )
+            if self.transport_cc_id:
+                number = self._links.next_transport_sequence_number()
+                set_extension_value(packet, self.transport_cc_id, number.to_bytes(2, "big"))
+            self._links.send_rtp(bytes(packet))
+
+    def on_receiver_report(self, now: float, block: ReportBlock) -> None:
+        """Take a report block about this stream; tell the control plane a new score."""
+        buffer = self.retransmission
+        changed = self.send_stats.on_receiver_report(
+            now,
+            block,
+            packets_retransmitted=buffer.packets_retransmitted if buffer else 0,
+            packets_repaired=buffer.packets_repaired if buffer else 0,
+        )
+        if buffer is not None and self.send_stats.rtt is not None:
+            buffer.set_rtt(self.send_stats.rtt)
+        if changed:
+            self._notify_score()
+
+    def on_producer_score(self, scores: list[dict[str, Any]]) -> None:
+        self.producer_scores = scores
+        self._notify_score()
+
+    def score(self) -> dict[str, Any]:
+        current = self.current_encoding if self.current_encoding is not None else 0
+        producer_score = next(
+            (s["score"] for s in self.producer_scores if s["encodingIdx"] == current), 0
+        )
+        return {
+            "score": self.send_stats.score,
+            "producerScore": producer_score,
+            "producerScores": [s["score"] for s in self.producer_scores],
+        }
+
+    def _notify_score(self) -> None:
+        self._channel.notify(self.id, "score", self.score())
 
     def _send_piped(self, forwarded: ForwardedPacket) -> None:
         packet = forwarded.packet
@@ -330,7 +411,20 @@ class Consumer:
                 "byteCount": self.byte_count,
                 "bitrate": self.bitrate,
                 "pliCount": self.key_frame_requests_received,
-                "score": 10,
+                "packetsLost": self.send_stats.packets_lost,
+                "fractionLost": self.send_stats.fraction_lost,
+                "jitter": self.send_stats.jitter,
+                "roundTripTime": (
+                    self.send_stats.rtt * 1000 if self.send_stats.rtt is not None else None
+                ),
+                "nackCount": self.retransmission.nack_count if self.retransmission else 0,
+                "nackPacketCount": (
+                    self.retransmission.nack_packet_count if self.retransmission else 0
+                ),
+                "packetsRetransmitted": (
+                    self.retransmission.packets_retransmitted if self.retransmission else 0
+                ),
+                "score": self.send_stats.score,
             }
         ]
 
@@ -341,3 +435,9 @@ _NTP_OFFSET = 2208988800.0
 
 def _random_first_seq() -> int:
     return secrets.randbelow(1 << 15) + 1
+
+
+def _generated_extension_ids(rtp_parameters: dict[str, Any]) -> tuple[int, int]:
+    """Return the abs-send-time and transport-cc extension ids the consumer negotiated."""
+    ids = {e["uri"]: e["id"] for e in rtp_parameters.get("headerExtensions", [])}
+    return ids.get(URI_ABS_SEND_TIME, 0), ids.get(URI_TRANSPORT_CC, 0)

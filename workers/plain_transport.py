@@ -3,6 +3,7 @@
 import base64
 import ipaddress
 import secrets
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -121,7 +122,6 @@ class PlainTransport(Transport):
         if self.enable_srtp and self.srtp is None:
             self.drop("srtp_not_ready")
             return
-        now = self.router.worker.loop.time()
         if kind == "rtp":
             if self.srtp is not None:
                 try:
@@ -129,7 +129,7 @@ class PlainTransport(Transport):
                 except SrtpError:
                     self.drop("srtp_unprotect")
                     return
-            self.receive_rtp(now, data)
+            self.receive_rtp(time.time(), data)
         else:
             if self.srtp is not None:
                 try:
@@ -137,7 +137,7 @@ class PlainTransport(Transport):
                 except SrtpError:
                     self.drop("srtcp_unprotect")
                     return
-            self.receive_rtcp(now, data)
+            self.receive_rtcp(time.time(), data)
 
     def _accept_tuple(self, tuple_: TransportTuple, kind: str) -> bool:
         """Accept packets from the connected peer; with comedia, learn it from the first one."""

@@ -14,6 +14,8 @@ from sfu.supported_rtp_capabilities import supported_rtp_capabilities
 from workers.codecs import key_frame_detector
 from workers.errors import InvalidParameterError, UnsupportedError
 from workers.keyframe_requests import KeyFrameRequestManager
+from workers.nack import NackGenerator
+from workers.rtcp import GenericNack, ReportBlock, SenderReport
 from workers.rtp import (
     URI_ABS_SEND_TIME,
     URI_MID,
@@ -28,6 +30,7 @@ from workers.rtp import (
     remap_extensions,
     rtx_decapsulate,
 )
+from workers.stream_stats import ReceiveStreamStats
 
 if TYPE_CHECKING:
     from workers.router import Router
@@ -51,12 +54,14 @@ class ForwardedPacket:
 
 @dataclass(slots=True)
 class ReceiveStream:
-    """Counters of one received encoding (its media SSRC and optional RTX SSRC)."""
+    """One received encoding (its media SSRC and optional RTX SSRC): counters, RTCP state."""
 
     encoding_index: int
     ssrc: int
     mapped_ssrc: int
     rid: str | None
+    stats: ReceiveStreamStats
+    nack: NackGenerator | None
     rtx_ssrc: int | None = None
     packet_count: int = 0
     byte_count: int = 0
@@ -122,6 +127,10 @@ class Producer:
         self._supports_pli = any(
             fb.get("type") == "nack" and fb.get("parameter") == "pli" for fb in feedback
         )
+        self._supports_nack = any(
+            fb.get("type") == "nack" and not fb.get("parameter") for fb in feedback
+        )
+        self.clock_rate: int = self.media_codec["clockRate"]
         self.encodings: list[dict[str, Any]] = self.rtp_parameters["encodings"]
         self.mapped_ssrcs = [entry["mappedSsrc"] for entry in self.rtp_mapping["encodings"]]
         producer_ids = extension_ids_by_uri(self.rtp_parameters.get("headerExtensions", []))
@@ -189,6 +198,12 @@ class Producer:
                 self._drop("rtx_padding")
                 return None
             stream.retransmitted_count += 1
+        elif packet.payload_size == 0:
+            # Padding-only packets (bandwidth probes) are not forwarded, but their sequence
+            # numbers count for loss statistics and must not be NACKed.
+            self._account_loss(now, stream, packet, False, False)
+            self._drop("padding_only")
+            return None
         mapped_payload_type = self.mapped_payload_types.get(packet.payload_type)
         if mapped_payload_type is None or packet.payload_type not in self.media_payload_types:
             self._drop("payload_type")
@@ -207,6 +222,9 @@ class Producer:
         if is_key_frame:
             stream.key_frame_count += 1
             self.key_frame_requests.key_frame_received(stream.ssrc)
+        if not self._account_loss(now, stream, packet, is_rtx, is_key_frame):
+            self._drop("duplicate")
+            return None
         if self.paused:
             return stream
         packet.payload_type = mapped_payload_type
@@ -220,6 +238,70 @@ class Producer:
         forwarded = ForwardedPacket(packet, stream.encoding_index, is_key_frame, extensions, now)
         self._router.forward(self, forwarded)
         return stream
+
+    def _account_loss(
+        self, now: float, stream: ReceiveStream, packet: RtpPacket, is_rtx: bool, key: bool
+    ) -> bool:
+        """Update loss statistics and the NACK list; return False for a duplicate."""
+        if not is_rtx:
+            stream.stats.on_packet(now, packet.sequence_number, packet.timestamp)
+        fresh = True
+        if stream.nack is not None:
+            fresh = stream.nack.on_packet(now, packet.sequence_number, key, is_rtx)
+            if stream.nack.take_key_frame_request():
+                self.request_key_frame(now, stream.encoding_index)
+        if is_rtx:
+            stream.stats.on_rtx_packet(now, repaired=fresh)
+        return fresh
+
+    def poll_nacks(self, now: float) -> None:
+        """Send a Generic NACK for each stream whose missing packets are due."""
+        if self.paused:
+            return
+        for stream in self.streams:
+            if stream is None or stream.nack is None:
+                continue
+            due = stream.nack.next_timeout()
+            if due is None or due > now:
+                continue
+            sequence_numbers = stream.nack.poll(now)
+            if sequence_numbers:
+                nack = GenericNack.from_sequence_numbers(stream.ssrc, stream.ssrc, sequence_numbers)
+                self.send_rtcp(bytes(nack))
+
+    def report_blocks(self, now: float) -> list[ReportBlock]:
+        """Return one RR report block per received stream (RFC 3550 §6.4.2)."""
+        blocks = []
+        for stream in self.streams:
+            if stream is None:
+                continue
+            block = stream.stats.report_block(now)
+            if block is not None:
+                blocks.append(block)
+        return blocks
+
+    def on_sender_report(self, now: float, report: SenderReport) -> None:
+        found = self.streams_by_ssrc.get(report.ssrc)
+        if found is None or found[1]:
+            return
+        if found[0].stats.on_sender_report(now, report):
+            self._router.on_producer_score(self)
+
+    def scores(self) -> list[dict[str, Any]]:
+        """Return `[{encodingIdx, ssrc, rid?, score}]` for the received streams."""
+        result = []
+        for stream in self.streams:
+            if stream is None:
+                continue
+            entry: dict[str, Any] = {
+                "encodingIdx": stream.encoding_index,
+                "ssrc": stream.ssrc,
+                "score": stream.stats.score,
+            }
+            if stream.rid is not None:
+                entry["rid"] = stream.rid
+            result.append(entry)
+        return result
 
     def _create_stream(self, packet: RtpPacket) -> tuple[ReceiveStream, bool] | None:
         """Match a packet of a new SSRC to an encoding by SSRC, RID or payload type."""
@@ -255,6 +337,12 @@ class Producer:
                 ssrc=packet.ssrc,
                 mapped_ssrc=self.mapped_ssrcs[index],
                 rid=self.encodings[index].get("rid"),
+                stats=ReceiveStreamStats(packet.ssrc, self.clock_rate),
+                nack=(
+                    NackGenerator(has_rtx=bool(self.rtx_payload_types))
+                    if self._supports_nack
+                    else None
+                ),
             )
             self.streams[index] = stream
         elif is_rtx:
@@ -335,8 +423,16 @@ class Producer:
                 "bitrate": stream.bitrate,
                 "packetsRetransmitted": stream.retransmitted_count,
                 "keyFrameCount": stream.key_frame_count,
-                "score": 10,
+                "packetsLost": stream.stats.packets_lost,
+                "fractionLost": stream.stats.fraction_lost,
+                "jitter": stream.stats.jitter,
+                "packetsRepaired": stream.stats.packets_repaired,
+                "nackCount": stream.nack.nack_count if stream.nack else 0,
+                "nackPacketCount": stream.nack.nack_packet_count if stream.nack else 0,
+                "score": stream.stats.score,
             }
+            if stream.stats.rtt is not None:
+                entry["roundTripTime"] = stream.stats.rtt * 1000
             if stream.rtx_ssrc is not None:
                 entry["rtxSsrc"] = stream.rtx_ssrc
             if stream.rid is not None:

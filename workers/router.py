@@ -109,6 +109,13 @@ class Router:
         if transport is not None:
             transport.learn_ssrc(producer, ssrc)
 
+    def on_producer_score(self, producer: Producer) -> None:
+        """Tell the control plane about a new producer score, and its consumers too."""
+        scores = producer.scores()
+        self.channel.notify(producer.id, "score", scores)
+        for consumer in self.consumers_by_producer.get(producer.id, {}).values():
+            consumer.on_producer_score(scores)
+
     def on_producer_paused(self, producer: Producer, paused: bool) -> None:
         for consumer in self.consumers_by_producer.get(producer.id, {}).values():
             consumer.set_producer_paused(paused)

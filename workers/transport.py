@@ -8,7 +8,14 @@ from workers.consumer import Consumer, ConsumerLinks
 from workers.errors import InvalidParameterError, InvalidStateError, UnsupportedError
 from workers.params import require
 from workers.producer import Producer, _trace_types
-from workers.rtcp import Fir, Pli, read_compound
+from workers.rtcp import (
+    Fir,
+    GenericNack,
+    Pli,
+    ReceiverReport,
+    SenderReport,
+    read_compound,
+)
 from workers.rtp import RtpPacket, read_mid, read_rid
 
 if TYPE_CHECKING:
@@ -42,6 +49,7 @@ class Transport:
         self.rtp_packets_received = 0
         self.rtp_packets_sent = 0
         self._rtcp_timer: asyncio.TimerHandle | None = None
+        self._feedback_timer: asyncio.TimerHandle | None = None
 
     def handle_request(self, method: str, data: dict[str, Any]) -> Any:
         if method == "transport.dump":
@@ -115,8 +123,9 @@ class Transport:
             next_transport_sequence_number=self._next_transport_sequence_number,
             request_key_frame=producer.request_key_frame,
         )
-        loop = asyncio.get_running_loop()
-        consumer = Consumer(self.router.channel, self.id, data, links, loop.time)
+        # Media-level engines (statistics, NACK, key-frame requests) run on wall-clock time,
+        # which also stamps sender reports; ICE and DTLS use the event loop's clock.
+        consumer = Consumer(self.router.channel, self.id, data, links, time.time)
         self.router.add_consumer(consumer)
         self.consumers[consumer.id] = consumer
         self.consumers_by_ssrc[consumer.ssrc] = consumer
@@ -252,7 +261,20 @@ class Transport:
         if result.errors:
             self.drop("malformed_rtcp")
         for packet in result.packets:
-            if isinstance(packet, Pli):
+            if isinstance(packet, GenericNack):
+                consumer = self.consumers_by_ssrc.get(packet.media_ssrc)
+                if consumer is not None:
+                    consumer.on_nack(now, packet.sequence_numbers())
+            elif isinstance(packet, (ReceiverReport, SenderReport)):
+                for block in packet.reports:
+                    consumer = self.consumers_by_ssrc.get(block.ssrc)
+                    if consumer is not None:
+                        consumer.on_receiver_report(now, block)
+                if isinstance(packet, SenderReport):
+                    producer = self.producers_by_ssrc.get(packet.ssrc)
+                    if producer is not None:
+                        producer.on_sender_report(now, packet)
+            elif isinstance(packet, Pli):
                 consumer = self.consumers_by_ssrc.get(packet.media_ssrc)
                 if consumer is not None:
                     consumer.on_key_frame_request()
@@ -268,6 +290,7 @@ class Transport:
             return
         loop = asyncio.get_running_loop()
         self._rtcp_timer = loop.call_later(0.5, self._on_rtcp_timer)
+        self._feedback_timer = loop.call_later(FEEDBACK_INTERVAL, self._on_feedback_timer)
 
     def _on_rtcp_timer(self) -> None:
         self._rtcp_timer = None
@@ -278,15 +301,34 @@ class Transport:
         compound = b"".join(report for report in reports if report is not None)
         if compound:
             self.send_rtcp(compound)
-        loop = asyncio.get_running_loop()
+        blocks = [block for p in self.producers.values() for block in p.report_blocks(now)]
+        # RFC 3550 §6.4.2 allows at most 31 report blocks per RR packet.
+        for start in range(0, len(blocks), 31):
+            report = ReceiverReport(RECEIVER_SSRC, blocks[start : start + 31])
+            self.send_rtcp(bytes(report))
         for producer in self.producers.values():
-            producer.handle_timeout(loop.time())
+            producer.handle_timeout(now)
+        loop = asyncio.get_running_loop()
         self._rtcp_timer = loop.call_later(1.0, self._on_rtcp_timer)
+
+    def _on_feedback_timer(self) -> None:
+        """Send due NACKs towards senders; runs every FEEDBACK_INTERVAL while connected."""
+        self._feedback_timer = None
+        if self.closed or not self.connected:
+            return
+        now = time.time()
+        for producer in self.producers.values():
+            producer.poll_nacks(now)
+        loop = asyncio.get_running_loop()
+        self._feedback_timer = loop.call_later(FEEDBACK_INTERVAL, self._on_feedback_timer)
 
     def stop_rtcp_timer(self) -> None:
         if self._rtcp_timer is not None:
             self._rtcp_timer.cancel()
             self._rtcp_timer = None
+        if self._feedback_timer is not None:
+            self._feedback_timer.cancel()
+            self._feedback_timer = None
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -304,6 +346,12 @@ class Transport:
     def get_stats(self) -> list[dict[str, Any]]:
         return []
 
+
+# SSRC this transport writes as the sender of its receiver reports.
+RECEIVER_SSRC = 1
+# Period of the timer that sends due NACKs (seconds); the NACK generator waits at least
+# 10 ms after a loss, so 20 ms keeps requests prompt without a timer per packet.
+FEEDBACK_INTERVAL = 0.02
 
 _BITRATE_METHODS = {
     "transport.setMaxIncomingBitrate": "max_incoming_bitrate",

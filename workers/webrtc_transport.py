@@ -1,6 +1,7 @@
 """WebRtcTransport inside a worker: ICE-lite, DTLS and SRTP over UDP or passive TCP."""
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -184,14 +185,14 @@ class WebRtcTransport(Transport):
             except SrtpError:
                 self.drop("srtp_unprotect")
                 return
-            self.receive_rtp(now, plain)
+            self.receive_rtp(time.time(), plain)
         else:
             try:
                 plain = self.srtp.unprotect_rtcp(data)
             except SrtpError:
                 self.drop("srtcp_unprotect")
                 return
-            self.receive_rtcp(now, plain)
+            self.receive_rtcp(time.time(), plain)
 
     def _receive_stun(self, now: float, data: bytes, tuple_: TransportTuple, send: Sender) -> None:
         responses = self.ice.handle_stun(now, data, tuple_)
