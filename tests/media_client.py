@@ -564,6 +564,8 @@ class ClientTransport:
         self._sfu_transport: WebRtcTransport | None = None
         self._connect_task: asyncio.Task[None] | None = None
         self._tcp_patched: set[int] = set()
+        # Rewrites the candidates the client is given, to route it through a relay.
+        self.candidate_filter: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
 
     async def open(self, router_capabilities: dict[str, Any], sfu: WebRtcTransport) -> None:
         self._sfu_transport = sfu
@@ -574,9 +576,10 @@ class ClientTransport:
             if self.direction == "send"
             else self.device.createRecvTransport
         )
-        self.transport = create(
-            **client_transport_parameters(sfu), sctpParameters=None, iceServers=NO_ICE_SERVERS
-        )
+        parameters = client_transport_parameters(sfu)
+        if self.candidate_filter is not None:
+            parameters["iceCandidates"] = self.candidate_filter(parameters["iceCandidates"])
+        self.transport = create(**parameters, sctpParameters=None, iceServers=NO_ICE_SERVERS)
         self.transport.on("connect", self._on_connect)
 
     def _on_connect(self, dtls_parameters: Any) -> None:
