@@ -103,7 +103,9 @@ class _Schedule:
 
 def _clamp_interval(interval: float, minimum: float, maximum: float) -> float:
     if not math.isfinite(interval):
-        raise ValueError(f"observer interval {interval} is invalid, expected seconds")
+        raise ValueError(
+            f"observer interval {interval} is invalid, expected a finite number of seconds"
+        )
     return min(max(interval, minimum), maximum)
 
 
@@ -262,8 +264,8 @@ class AudioLevelObserver:
 # Each speaker keeps its last 50 level samples, one per 20 ms, as volumes (127 - level, so
 # higher is louder). Three time scales are scored from them:
 # - immediate: the newest sample quantized into 13 sub-bands of 10 volume steps, after
-#   samples within 10 steps of the speaker's noise floor are zeroed;
-# - medium: how many of the newest 5 immediates exceed sub-band 7 (0..5);
+#   samples within 10 steps of the speaker's noise floor are zeroed.
+# - medium: how many of the newest 5 immediates exceed sub-band 7 (0..5).
 # - long: how many of the 10 mediums of the last second are full, that is above 4 (0..10).
 # Each count v out of n gets the score ln C(n, v) + n ln 0.5 - ln lambda + lambda v, at least
 # 1e-10, with lambda 0.78, 24 and 47. A challenger replaces the dominant speaker when the
@@ -397,9 +399,10 @@ class ActiveSpeakerObserver:
     """Identifies the dominant speaker every `interval` seconds.
 
     `poll` returns a `dominantspeaker` event when the dominant speaker changes. Speech must
-    last: a challenger needs about half a second of speech while the dominant speaker is
-    quiet, and a short burst over a speaking dominant speaker changes nothing. See the notes
-    above for the algorithm and its simplifications.
+    last: a challenger needs roughly 0.5 to 1 s of speech while the dominant speaker is
+    quiet, and a short burst over a speaking dominant speaker changes nothing. A paused
+    dominant speaker stays dominant until another speaker replaces it. See the notes above
+    for the algorithm and its simplifications.
     """
 
     __slots__ = ("_dominant", "_paused", "_schedule", "_speakers")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from workers.errors import InvalidParameterError, UnsupportedError
-from workers.producer import ForwardedPacket, _trace_types
+from workers.producer import ForwardedPacket, _packet_info, _trace_types
 from workers.retransmission import RetransmissionBuffer
 from workers.rtcp import ReportBlock, build_sender_report, ntp_from_seconds
 from workers.rtp import (
@@ -216,10 +216,24 @@ class Consumer:
         encoding = self.target_encoding if self.type == "simulcast" else None
         self._links.request_key_frame(self._clock(), encoding)
 
-    def on_key_frame_request(self) -> None:
+    def on_key_frame_request(self, kind: str = "pli") -> None:
         """A PLI or FIR from the receiving client."""
         self.key_frame_requests_received += 1
+        if kind in self.trace_event_types:
+            self._trace(kind, "in", {"ssrc": self.ssrc})
         self.request_key_frame()
+
+    def _trace(self, event_type: str, direction: str, info: dict[str, Any]) -> None:
+        self._channel.notify(
+            self.id,
+            "trace",
+            {
+                "type": event_type,
+                "timestamp": int(time.time() * 1000),
+                "direction": direction,
+                "info": info,
+            },
+        )
 
     def send(self, forwarded: ForwardedPacket) -> None:
         """Forward one producer packet to the client, or account it as dropped."""
@@ -264,11 +278,23 @@ class Consumer:
         if self.retransmission is not None:
             self.retransmission.store(now, sequence_number, data)
         self.send_stats.on_packet_sent(now, sequence_number, len(data))
+        if self.trace_event_types:
+            self._trace_sent(packet, forwarded.is_key_frame, sequence_number)
         self._links.send_rtp(data)
         self._account(forwarded.received_at, len(data), packet.timestamp, now)
 
+    def _trace_sent(self, packet: Any, is_key_frame: bool, sequence_number: int) -> None:
+        info = {**_packet_info(packet, is_key_frame), "ssrc": self.ssrc}
+        info["sequenceNumber"] = sequence_number
+        if "rtp" in self.trace_event_types:
+            self._trace("rtp", "out", info)
+        if is_key_frame and "keyframe" in self.trace_event_types:
+            self._trace("keyframe", "out", info)
+
     def on_nack(self, now: float, sequence_numbers: list[int]) -> None:
         """Resend what the receiver lost, as RTX when negotiated, with fresh send times."""
+        if "nack" in self.trace_event_types:
+            self._trace("nack", "in", {"ssrc": self.ssrc, "seqs": sequence_numbers})
         if self.retransmission is None or not self.active:
             return
         for data in self.retransmission.on_nack(now, sequence_numbers):

@@ -95,6 +95,7 @@ class Producer:
         self.paused: bool = bool(data.get("paused", False))
         self.key_frame_request_delay: int = int(data.get("keyFrameRequestDelay") or 0)
         self.trace_event_types: list[str] = []
+        self._trace_rtp = False
         self._router = router
         self._prepare_mapping()
         self.streams: list[ReceiveStream | None] = [None] * len(self.encodings)
@@ -154,6 +155,7 @@ class Producer:
         if method == "producer.enableTraceEvent":
             allowed = {"rtp", "keyframe", "nack", "pli", "fir", "sr"}
             self.trace_event_types = _trace_types(data, allowed)
+            self._trace_rtp = "rtp" in self.trace_event_types
             return None
         raise UnsupportedError(f"unknown producer method {method!r}")
 
@@ -222,6 +224,10 @@ class Producer:
         if is_key_frame:
             stream.key_frame_count += 1
             self.key_frame_requests.key_frame_received(stream.ssrc)
+            if "keyframe" in self.trace_event_types:
+                self.trace("keyframe", "in", _packet_info(packet, True))
+        if self._trace_rtp:
+            self.trace("rtp", "in", _packet_info(packet, is_key_frame))
         if not self._account_loss(now, stream, packet, is_rtx, is_key_frame):
             self._drop("duplicate")
             return None
@@ -265,6 +271,8 @@ class Producer:
             if due is None or due > now:
                 continue
             sequence_numbers = stream.nack.poll(now)
+            if sequence_numbers and "nack" in self.trace_event_types:
+                self.trace("nack", "out", {"ssrc": stream.ssrc, "seqs": sequence_numbers})
             if sequence_numbers:
                 nack = GenericNack.from_sequence_numbers(stream.ssrc, stream.ssrc, sequence_numbers)
                 self.send_rtcp(bytes(nack))
@@ -284,6 +292,8 @@ class Producer:
         found = self.streams_by_ssrc.get(report.ssrc)
         if found is None or found[1]:
             return
+        if "sr" in self.trace_event_types:
+            self.trace("sr", "in", {"ssrc": report.ssrc, "rtpTimestamp": report.rtp_timestamp})
         if found[0].stats.on_sender_report(now, report):
             self._router.on_producer_score(self)
 
@@ -353,6 +363,9 @@ class Producer:
             stream.ssrc = packet.ssrc
         self.streams_by_ssrc[packet.ssrc] = (stream, is_rtx)
         self._router.learn_ssrc(self, packet.ssrc)
+        if not is_rtx:
+            # A new stream changes the list of scores the control plane reports.
+            self._router.on_producer_score(self)
         return stream, is_rtx
 
     def _read_rid(self, packet: RtpPacket, is_rtx: bool) -> str | None:
@@ -375,11 +388,34 @@ class Producer:
             if encoding_index is not None and stream.encoding_index != encoding_index:
                 continue
             for request in self.key_frame_requests.key_frame_needed(stream.ssrc, now):
-                self.send_rtcp(request.to_rtcp())
+                self._send_key_frame_request(
+                    request.ssrc, request.fir_sequence_number, request.to_rtcp()
+                )
 
     def handle_timeout(self, now: float) -> None:
         for request in self.key_frame_requests.handle_timeout(now):
-            self.send_rtcp(request.to_rtcp())
+            self._send_key_frame_request(
+                request.ssrc, request.fir_sequence_number, request.to_rtcp()
+            )
+
+    def _send_key_frame_request(self, ssrc: int, fir_sequence: int | None, rtcp: bytes) -> None:
+        kind = "pli" if fir_sequence is None else "fir"
+        if kind in self.trace_event_types:
+            self.trace(kind, "out", {"ssrc": ssrc})
+        self.send_rtcp(rtcp)
+
+    def trace(self, event_type: str, direction: str, info: dict[str, Any]) -> None:
+        """Send a `trace` event; only for the types enabled with enableTraceEvent."""
+        self._router.channel.notify(
+            self.id,
+            "trace",
+            {
+                "type": event_type,
+                "timestamp": int(time.time() * 1000),
+                "direction": direction,
+                "info": info,
+            },
+        )
 
     def _drop(self, reason: str) -> None:
         self.drop_counters[reason] = self.drop_counters.get(reason, 0) + 1
@@ -451,3 +487,15 @@ def _trace_types(data: dict[str, Any], allowed: set[str]) -> list[str]:
             f"unknown trace event types {unknown}; allowed: {sorted(allowed)}"
         )
     return list(dict.fromkeys(types))
+
+
+def _packet_info(packet: RtpPacket, is_key_frame: bool) -> dict[str, Any]:
+    return {
+        "ssrc": packet.ssrc,
+        "payloadType": packet.payload_type,
+        "sequenceNumber": packet.sequence_number,
+        "timestamp": packet.timestamp,
+        "marker": packet.marker,
+        "size": len(packet.buffer),
+        "isKeyFrame": is_key_frame,
+    }

@@ -13,8 +13,8 @@ Google congestion control. It keeps the shape of that estimator:
   means a queue is building (overuse), below its negative means a queue drains (underuse).
   libwebrtc's threshold adapts to the path instead, and it also groups arrival bursts.
 - AIMD rate control as in libwebrtc: on overuse the estimate drops to 0.85 times the
-  incoming bitrate, at most once per 200 ms. Otherwise it grows by 8 % per second, up to
-  1.5 times the incoming bitrate plus 10 kbit/s. On underuse it holds.
+  incoming bitrate (here at most once per 200 ms). Otherwise it grows by 8 % per second, up
+  to 1.5 times the incoming bitrate plus 10 kbit/s. On underuse it holds.
 - The first estimate is the incoming bitrate 5 s after the first packet, or 0.85 times it at
   the first overuse, as in libwebrtc.
 
@@ -31,6 +31,7 @@ libwebrtc estimator more closely, should this one prove too coarse.
 from __future__ import annotations
 
 from collections import deque
+from typing import Literal
 
 from workers.rtcp import Remb
 from workers.seq_manager import extend_seq
@@ -70,6 +71,8 @@ INCREASE_PER_SECOND = 1.08
 INCREASE_LIMIT_FACTOR = 1.5
 INCREASE_LIMIT_HEADROOM = 10_000
 MIN_BITRATE = 10_000
+
+Usage = Literal["normal", "overuse", "underuse"]
 
 _TIME_TOLERANCE = 1e-6
 
@@ -129,7 +132,7 @@ class _TrendDetector:
     )
 
     def __init__(self) -> None:
-        self.usage = "normal"
+        self.usage: Usage = "normal"
         self._last_send_units: int | None = None
         self._group_first_send = 0.0
         self._group_last_send = 0.0

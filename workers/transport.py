@@ -282,7 +282,7 @@ class Transport:
                 for ssrc, _sequence_number in packet.entries:
                     consumer = self.consumers_by_ssrc.get(ssrc)
                     if consumer is not None:
-                        consumer.on_key_frame_request()
+                        consumer.on_key_frame_request("fir")
 
     def start_rtcp_timer(self) -> None:
         """Send sender reports for consumers about once a second while connected."""

@@ -2,7 +2,7 @@
 
 The format is draft-holmer-rmcat-transport-wide-cc-extensions-01 §3.1. Every RTP packet a
 browser sends on a transport carries a transport-wide sequence number (§2). The receiver
-tells the sender which of those packets arrived and when, and the sender's bandwidth
+reports to the sender which of those packets arrived and when, and the sender's bandwidth
 estimator (Google congestion control in Chrome) turns that into a send rate.
 
 `TransportCcFeedbackGenerator` is the receive side of one transport. The I/O layer calls
@@ -40,7 +40,7 @@ _LARGE_DELTA_MAX = 0x7FFF
 REFERENCE_TIME_UNIT_US = 64_000
 _REFERENCE_TIME_MASK = 0xFFFFFF
 
-# §3.1.3: a run length chunk holds a 13-bit run. §3.1.4: a status vector chunk holds 14
+# §3.1.3: a run length chunk carries a 13-bit run. §3.1.4: a status vector chunk carries 14
 # one-bit or 7 two-bit symbols.
 MAX_RUN_LENGTH = 0x1FFF
 _ONE_BIT_CAPACITY = 14
@@ -131,9 +131,9 @@ class _ChunkWriter:
                 self._all_same = True
                 self._has_large = symbol == STATUS_LARGE_DELTA
             if self._all_same and symbol == self._first:
-                taken = min(count, MAX_RUN_LENGTH - self._pending)
-                self._pending += taken
-                count -= taken
+                added = min(count, MAX_RUN_LENGTH - self._pending)
+                self._pending += added
+                count -= added
                 if count:
                     self._emit()
                 continue
@@ -389,11 +389,11 @@ MAX_FEEDBACK_INTERVAL = 0.25
 EARLY_FEEDBACK_PACKETS = 250
 
 # Arrivals stay this long after they were reported, so that a reordered packet can be
-# reported together with its neighbours again. libwebrtc keeps 500 ms.
+# reported together with its neighbours again. mediasoup 3.x, porting libwebrtc, keeps 500 ms.
 REPORTED_ARRIVAL_LIFETIME = 0.5
 
 # One feedback round covers at most this many sequence numbers. Older arrivals are dropped,
-# which also keeps the status count within 16 bits. libwebrtc uses the same limit.
+# which also keeps the status count within 16 bits. mediasoup 3.x uses the same limit.
 MAX_REPORTED_RANGE = 1 << 15
 
 # Hard bound on stored arrivals, reached only when `poll` is not called for a long time.
@@ -408,9 +408,9 @@ class TransportCcFeedbackGenerator:
     reported up to the highest received: packets missing in between are reported as not
     received. A packet that arrives after its sequence number was reported lost moves the
     next round's start back, so it is reported as received then. A packet more than 500 ms
-    late whose neighbours were already forgotten is ignored, and the sender keeps it as lost.
+    late whose neighbours were already dropped is ignored, and the sender keeps it as lost.
 
-    `sender_ssrc` goes into every feedback. mediasoup sends 0 there, and Chrome accepts it.
+    `sender_ssrc` goes into every feedback. mediasoup 3.x sends 0 there.
     """
 
     __slots__ = (
@@ -454,7 +454,7 @@ class TransportCcFeedbackGenerator:
         self._arrival_order: deque[int] = deque()
         # First extended sequence number the next feedback reports, None before any arrival.
         self._window_start: int | None = None
-        # Highest sequence number forgotten: packets at or below it are no longer reported.
+        # Highest sequence number dropped: packets at or below it are no longer reported.
         self._floor: int | None = None
         self._pending = 0
         self._media_ssrc = 0
@@ -482,7 +482,7 @@ class TransportCcFeedbackGenerator:
         """Record the arrival at `now` (seconds) of a packet with a transport-wide sequence number.
 
         `media_ssrc` is the SSRC of the packet. The next feedback names the latest one as its
-        media source, as libwebrtc does. Returns True when enough arrivals wait that `poll`
+        media source, as mediasoup 3.x does. Returns True when enough arrivals wait that `poll`
         should run now rather than at `next_timeout()`.
         """
         previous_highest = self._extender.max
@@ -497,7 +497,7 @@ class TransportCcFeedbackGenerator:
         window_start = self._window_start
         if window_start is not None and previous_highest is not None:
             if previous_highest < window_start:
-                # The first arrival of a new round: forget arrivals reported long enough ago.
+                # The first arrival of a new round: drop arrivals reported long enough ago.
                 self._forget_reported(now - REPORTED_ARRIVAL_LIFETIME, seq)
         if window_start is None or seq < window_start:
             self._window_start = seq
@@ -608,13 +608,22 @@ class _FeedbackBuilder:
         if seq - self.base_sequence_number + 1 > MAX_PACKET_STATUS_COUNT:
             return False
 
-        state = self._writer.snapshot()
-        self._writer.add(STATUS_NOT_RECEIVED, seq - self.next_sequence_number)
-        self._writer.add(_status_for(delta))
+        gap = seq - self.next_sequence_number
         delta_size = 1 if 0 <= delta <= _SMALL_DELTA_MAX else 2
-        if self._writer.size + len(self._delta_bytes) + delta_size > self._max_body_size:
-            self._writer.restore(state)
-            return False
+        size = self._writer.size + len(self._delta_bytes) + delta_size
+        # Adding a gap and one status emits at most one chunk for the old pending symbols,
+        # one per full run of the gap, and two more for the new status.
+        if size + 2 * (4 + gap // MAX_RUN_LENGTH) <= self._max_body_size:
+            self._writer.add(STATUS_NOT_RECEIVED, gap)
+            self._writer.add(_status_for(delta))
+        else:
+            # Close to the limit: add, measure, and undo if the packet got too large.
+            state = self._writer.snapshot()
+            self._writer.add(STATUS_NOT_RECEIVED, gap)
+            self._writer.add(_status_for(delta))
+            if self._writer.size + len(self._delta_bytes) + delta_size > self._max_body_size:
+                self._writer.restore(state)
+                return False
 
         _append_delta(self._delta_bytes, delta)
         self._last_time_us += delta * DELTA_TICK_US

@@ -1,0 +1,64 @@
+"""Statistics, scores and trace events of transports, producers and consumers in a call."""
+
+import asyncio
+from typing import Any
+
+from sfu import Router, WebRtcTransport
+from tests.integration.conftest import LISTEN_UDP
+from tests.media_client import SIGNALING_TIMEOUT, CallMedia, Publisher, Subscriber, close_all
+
+
+async def test_call_stats_and_traces(router: Router) -> None:
+    media = CallMedia()
+    publisher = Publisher(media)
+    subscriber = Subscriber(media)
+    transports: list[WebRtcTransport] = []
+    producer_traces: list[dict[str, Any]] = []
+    consumer_traces: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(SIGNALING_TIMEOUT):
+            send = await router.create_webrtc_transport(listen_infos=LISTEN_UDP)
+            recv = await router.create_webrtc_transport(listen_infos=LISTEN_UDP)
+            transports += [send, recv]
+            await publisher.open(router.rtp_capabilities, send)
+            await subscriber.open(router.rtp_capabilities, recv)
+            producers = await publisher.publish()
+            video = next(p for p in producers if p.kind == "video")
+            video.on("trace", producer_traces.append)
+            await video.enable_trace_event(["keyframe", "pli", "sr"])
+            consumer = await subscriber.subscribe(video)
+            consumer.on("trace", consumer_traces.append)
+            await consumer.enable_trace_event(["keyframe"])
+        await publisher.connected()
+        await subscriber.connected()
+        await media.measure(subscriber.resume_times, 2.0, dict)
+        await consumer.request_key_frame()
+        await asyncio.sleep(1.5)
+        transport_stats = (await send.get_stats())[0]
+        producer_stats = (await video.get_stats())[0]
+        consumer_stats = (await consumer.get_stats())[0]
+        scores = video.score
+    finally:
+        await close_all(
+            [subscriber.close, publisher.close, media.close],
+            [transport.close for transport in transports],
+        )
+    assert transport_stats["iceState"] == "completed"
+    assert transport_stats["dtlsState"] == "connected"
+    assert transport_stats["rtpPacketsReceived"] > 50
+    assert transport_stats["bytesReceived"] > 10_000
+    assert producer_stats["packetCount"] > 50
+    assert producer_stats["bitrate"] > 0
+    assert producer_stats["mimeType"] == "video/VP8"
+    assert consumer_stats["packetCount"] > 50
+    assert consumer_stats["byteCount"] > 10_000
+    assert [entry["encodingIdx"] for entry in scores] == [0]
+    assert 0 <= scores[0]["score"] <= 10
+    produced_types = {trace["type"] for trace in producer_traces}
+    assert {"keyframe", "pli", "sr"} <= produced_types, produced_types
+    assert all(
+        trace["direction"] == "in" for trace in producer_traces if trace["type"] == "keyframe"
+    )
+    assert any(
+        trace["type"] == "keyframe" and trace["direction"] == "out" for trace in consumer_traces
+    )
