@@ -611,8 +611,8 @@ class _FeedbackBuilder:
         gap = seq - self.next_sequence_number
         delta_size = 1 if 0 <= delta <= _SMALL_DELTA_MAX else 2
         size = self._writer.size + len(self._delta_bytes) + delta_size
-        # Adding a gap and one status emits at most one chunk for the old pending symbols,
-        # one per full run of the gap, and two more for the new status.
+        # Adding a gap and one status emits at most three chunks plus one per full run of
+        # the gap. With one chunk of margin the fast path cannot exceed the limit.
         if size + 2 * (4 + gap // MAX_RUN_LENGTH) <= self._max_body_size:
             self._writer.add(STATUS_NOT_RECEIVED, gap)
             self._writer.add(_status_for(delta))

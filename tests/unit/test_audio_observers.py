@@ -59,8 +59,10 @@ class Room:
 # --- AudioLevelObserver -----------------------------------------------------------------------
 
 
-def _level_observer(**options: int | float) -> AudioLevelObserver:
-    observer = AudioLevelObserver(**options)  # type: ignore[arg-type]
+def _level_observer(
+    max_entries: int = 1, threshold: int = -80, interval: float = 1.0
+) -> AudioLevelObserver:
+    observer = AudioLevelObserver(max_entries, threshold, interval)
     for producer_id in ("a", "b", "c"):
         observer.add_producer(producer_id)
     return observer
@@ -115,7 +117,7 @@ def test_silence_once_after_volumes() -> None:
     assert room.run(1.0, {"a": 40}) == [(2.0, VolumesEvent((ProducerVolume("a", -40),)))]
     assert room.run(1.0, {"a": 90}) == [(3.0, SilenceEvent())]
     assert room.run(2.0, {"a": 90}) == []
-    assert SilenceEvent().data() is None
+    assert SilenceEvent.name == "silence"
 
 
 def test_paused_producer_excluded() -> None:
@@ -295,3 +297,11 @@ def test_speaker_observer_options() -> None:
     with pytest.raises(ValueError) as error:
         observer.add_producer("a")
     assert str(error.value) == "producer 'a' is already observed"
+
+
+def test_interval_must_be_finite() -> None:
+    with pytest.raises(ValueError) as error:
+        ActiveSpeakerObserver(interval=float("nan"))
+    assert (
+        str(error.value) == "observer interval nan is invalid, expected a finite number of seconds"
+    )

@@ -11,7 +11,7 @@ the P bit set (first byte 0xaf instead of 0x8f).
 """
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from workers.rtcp import TransportCcFeedback, read_compound
@@ -419,3 +419,41 @@ def test_invalid_settings() -> None:
     with pytest.raises(ValueError) as error:
         TransportCcFeedbackGenerator(max_packet_size=20)
     assert str(error.value) == "transport-cc max_packet_size 20 is invalid, expected >= 28 bytes"
+
+
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from([1, 1, 1, 2, 3, 9000]),
+            st.sampled_from([0.0, 0.0005, 0.001, 0.07, 2.5]),
+        ),
+        min_size=1,
+        max_size=200,
+    ),
+    max_packet_size=st.sampled_from([40, 64, 100, 1200]),
+)
+@example(steps=[(9000, 0.001)] * 5, max_packet_size=1200)
+def test_split_packets_cover_round(steps: list[tuple[int, float]], max_packet_size: int) -> None:
+    # Whatever the gaps and delays, every packet respects the size limit and the packets
+    # of one round report each sequence number once, with the right received set. A round
+    # covers at most the newest 2**15 sequence numbers.
+    generator = TransportCcFeedbackGenerator(max_packet_size=max_packet_size)
+    seq = 0
+    time = START
+    received = []
+    for gap, delay in steps:
+        seq += gap
+        time += delay
+        generator.on_packet(time, seq & 0xFFFF, MEDIA_SSRC)
+        received.append(seq)
+    packets = generator.poll(time + 0.1)
+    assert all(len(packet) <= max_packet_size for packet in packets)
+
+    reported = []
+    for packet in packets:
+        reported.extend(TransportFeedback.parse(packet).packet_results())
+    first = max(received[0], seq - (1 << 15) + 1)
+    assert [number for number, _ in reported] == [n & 0xFFFF for n in range(first, seq + 1)]
+    assert [number for number, arrival in reported if arrival is not None] == [
+        number & 0xFFFF for number in received if number >= first
+    ]
