@@ -18,6 +18,7 @@ from workers.nack import NackGenerator
 from workers.rtcp import GenericNack, ReportBlock, SenderReport
 from workers.rtp import (
     URI_ABS_SEND_TIME,
+    URI_AUDIO_LEVEL,
     URI_MID,
     URI_RID,
     URI_RRID,
@@ -139,6 +140,14 @@ class Producer:
         self.rid_extension_id = producer_ids.get(URI_RID, 0)
         self.rrid_extension_id = producer_ids.get(URI_RRID, 0)
         self.mid: str | None = self.rtp_parameters.get("mid")
+        self.transport_cc_extension_id = producer_ids.get(URI_TRANSPORT_CC, 0)
+        self.abs_send_time_extension_id = producer_ids.get(URI_ABS_SEND_TIME, 0)
+        self.audio_level_extension_id = producer_ids.get(URI_AUDIO_LEVEL, 0)
+        feedback_types = {fb.get("type") for fb in feedback}
+        self.wants_transport_cc = "transport-cc" in feedback_types and bool(
+            self.transport_cc_extension_id
+        )
+        self.wants_remb = "goog-remb" in feedback_types and self.kind == "video"
         self.extension_map = map_extension_ids(producer_ids, ROUTER_EXTENSION_IDS)
 
     def handle_request(self, method: str, data: dict[str, Any]) -> Any:

@@ -8,6 +8,7 @@ from workers.consumer import Consumer, ConsumerLinks
 from workers.errors import InvalidParameterError, InvalidStateError, UnsupportedError
 from workers.params import require
 from workers.producer import Producer, _trace_types
+from workers.remb import RembEstimator
 from workers.rtcp import (
     Fir,
     GenericNack,
@@ -16,7 +17,14 @@ from workers.rtcp import (
     SenderReport,
     read_compound,
 )
-from workers.rtp import RtpPacket, read_mid, read_rid
+from workers.rtp import (
+    RtpPacket,
+    read_abs_send_time,
+    read_mid,
+    read_rid,
+    read_transport_sequence_number,
+)
+from workers.transport_cc import TransportCcFeedbackGenerator
 
 if TYPE_CHECKING:
     from workers.router import Router
@@ -50,6 +58,12 @@ class Transport:
         self.rtp_packets_sent = 0
         self._rtcp_timer: asyncio.TimerHandle | None = None
         self._feedback_timer: asyncio.TimerHandle | None = None
+        # Uplink congestion feedback for the sending client: transport-cc when any producer
+        # negotiated it, else REMB for video producers that negotiated goog-remb.
+        self.transport_cc: TransportCcFeedbackGenerator | None = None
+        self.transport_cc_extension_id = 0
+        self.remb: RembEstimator | None = None
+        self.abs_send_time_extension_id = 0
 
     def handle_request(self, method: str, data: dict[str, Any]) -> Any:
         if method == "transport.dump":
@@ -71,6 +85,8 @@ class Transport:
             if value < 0:
                 raise InvalidParameterError(f"bitrate must be >= 0, got {value}")
             setattr(self, _BITRATE_METHODS[method], value)
+            if method == "transport.setMaxIncomingBitrate" and self.remb is not None:
+                self.remb.set_max_incoming_bitrate(value)
             return None
         if method == "transport.enableTraceEvent":
             self.trace_event_types = _trace_types(data, {"probation", "bwe"})
@@ -105,6 +121,7 @@ class Transport:
         self.router.add_producer(producer)
         self.producers[producer_id] = producer
         producer.send_rtcp = self.send_rtcp
+        self._enable_feedback(producer)
         for ssrc in producer.ssrcs():
             self.producers_by_ssrc[ssrc] = producer
         if producer.mid is not None:
@@ -145,6 +162,43 @@ class Transport:
             raise InvalidStateError(f"producer {producer_id!r} not found in transport {self.id}")
         self.router.remove_producer(producer)
         self.forget_producer(producer)
+
+    def _enable_feedback(self, producer: Producer) -> None:
+        if producer.wants_transport_cc and self.transport_cc is None:
+            self.transport_cc = TransportCcFeedbackGenerator(sender_ssrc=RECEIVER_SSRC)
+            self.transport_cc_extension_id = producer.transport_cc_extension_id
+            self.remb = None
+        elif producer.wants_remb and self.transport_cc is None and self.remb is None:
+            self.remb = RembEstimator(
+                sender_ssrc=RECEIVER_SSRC, max_bitrate=self.max_incoming_bitrate
+            )
+            self.abs_send_time_extension_id = producer.abs_send_time_extension_id
+
+    def _record_arrival(self, now: float, packet: RtpPacket, size: int) -> None:
+        """Feed the uplink estimators with one received packet (known producer or not)."""
+        if self.transport_cc is not None:
+            value = packet.extensions.get(self.transport_cc_extension_id)
+            if value is not None:
+                try:
+                    number = read_transport_sequence_number(value)
+                except ValueError:
+                    return
+                if self.transport_cc.on_packet(now, number, packet.ssrc):
+                    self._send_transport_cc(now)
+        elif self.remb is not None:
+            send_time = None
+            value = packet.extensions.get(self.abs_send_time_extension_id)
+            if value is not None:
+                try:
+                    send_time = read_abs_send_time(value)
+                except ValueError:
+                    send_time = None
+            self.remb.on_packet(now, packet.ssrc, size, send_time)
+
+    def _send_transport_cc(self, now: float) -> None:
+        assert self.transport_cc is not None
+        for feedback in self.transport_cc.poll(now):
+            self.send_rtcp(feedback)
 
     def forget_producer(self, producer: Producer) -> None:
         for ssrc in [key for key, value in self.producers_by_ssrc.items() if value is producer]:
@@ -214,6 +268,8 @@ class Transport:
             self.drop("malformed_rtp")
             return
         self.rtp_packets_received += 1
+        if self.transport_cc is not None or self.remb is not None:
+            self._record_arrival(now, packet, len(data))
         producer = self.producers_by_ssrc.get(packet.ssrc) or self._find_producer(packet)
         if producer is None:
             self.drop("unknown_producer")
@@ -319,6 +375,14 @@ class Transport:
         now = time.time()
         for producer in self.producers.values():
             producer.poll_nacks(now)
+        if self.transport_cc is not None:
+            due = self.transport_cc.next_timeout()
+            if due is not None and due <= now:
+                self._send_transport_cc(now)
+        elif self.remb is not None:
+            remb = self.remb.poll(now)
+            if remb is not None:
+                self.send_rtcp(remb)
         loop = asyncio.get_running_loop()
         self._feedback_timer = loop.call_later(FEEDBACK_INTERVAL, self._on_feedback_timer)
 
