@@ -13,22 +13,27 @@ from sfu.errors import (
 from sfu.pipe_transport import PipeTransport
 from sfu.plain_transport import PlainTransport
 from sfu.producer import Producer
-from sfu.router import Router
+from sfu.router import PipeToRouterResult, Router
+from sfu.rtp_observer import ActiveSpeakerObserver, AudioLevelObserver, RtpObserver
 from sfu.transport import Transport
 from sfu.webrtc_server import WebRtcServer
 from sfu.webrtc_transport import WebRtcTransport
 from sfu.worker import Worker, WorkerDiedError, create_worker
 
 __all__ = [
+    "ActiveSpeakerObserver",
+    "AudioLevelObserver",
     "Consumer",
     "InvalidParameterError",
     "InvalidStateError",
     "NotFoundError",
+    "PipeToRouterResult",
     "PipeTransport",
     "PlainTransport",
     "Producer",
     "RequestTimeoutError",
     "Router",
+    "RtpObserver",
     "SfuError",
     "Transport",
     "UnsupportedError",

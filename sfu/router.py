@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sfu.pipe_transport import PipeTransport
     from sfu.plain_transport import PlainTransport
     from sfu.producer import Producer
+    from sfu.rtp_observer import ActiveSpeakerObserver, AudioLevelObserver
     from sfu.webrtc_server import WebRtcServer
     from sfu.webrtc_transport import WebRtcTransport
 
@@ -45,6 +46,7 @@ class Router(Entity):
         self._channel = channel
         self._rtp_capabilities = rtp_capabilities
         self._transports: dict[str, Entity] = {}
+        self._rtp_observers: dict[str, Entity] = {}
         self._producers: dict[str, Producer] = {}
         # One connected pair of pipe transports per other router, created on first use.
         self._pipe_pairs: dict[str, asyncio.Future[tuple[PipeTransport, PipeTransport]]] = {}
@@ -56,7 +58,7 @@ class Router(Entity):
         return copy.deepcopy(self._rtp_capabilities)
 
     def _children(self) -> list[dict[str, Entity]]:
-        return [self._transports]
+        return [self._transports, self._rtp_observers]
 
     def _request_close(self) -> None:
         self._channel.request_nowait("worker.closeRouter", None, {"routerId": self.id})
@@ -155,6 +157,62 @@ class Router(Entity):
             webrtc_server._attach(transport)
         self.observer.emit("newtransport", transport)
         return transport
+
+    async def create_audio_level_observer(
+        self,
+        *,
+        max_entries: int = 1,
+        threshold: int = -80,
+        interval: int = 1000,
+        app_data: dict[str, Any] | None = None,
+    ) -> "AudioLevelObserver":
+        """Report every `interval` ms the loudest producers at or above `threshold` dBov."""
+        from sfu.rtp_observer import AudioLevelObserver
+
+        self._check_open("create_audio_level_observer")
+        _check_int("max_entries", max_entries, 1, 1000)
+        _check_int("threshold", threshold, -127, 0)
+        _check_int("interval", interval, 1, 60_000)
+        observer_id = str(uuid.uuid4())
+        data = {
+            "rtpObserverId": observer_id,
+            "maxEntries": max_entries,
+            "threshold": threshold,
+            "interval": interval,
+        }
+        await self._channel.request("router.createAudioLevelObserver", self.id, data)
+        observer = AudioLevelObserver(
+            observer_id,
+            self._channel,
+            router_id=self.id,
+            get_producer=self.get_producer,
+            app_data=app_data,
+        )
+        self._adopt(self._rtp_observers, observer)
+        self.observer.emit("newrtpobserver", observer)
+        return observer
+
+    async def create_active_speaker_observer(
+        self, *, interval: int = 300, app_data: dict[str, Any] | None = None
+    ) -> "ActiveSpeakerObserver":
+        """Report the dominant speaker among the added producers, evaluated every `interval` ms."""
+        from sfu.rtp_observer import ActiveSpeakerObserver
+
+        self._check_open("create_active_speaker_observer")
+        _check_int("interval", interval, 1, 60_000)
+        observer_id = str(uuid.uuid4())
+        data = {"rtpObserverId": observer_id, "interval": interval}
+        await self._channel.request("router.createActiveSpeakerObserver", self.id, data)
+        observer = ActiveSpeakerObserver(
+            observer_id,
+            self._channel,
+            router_id=self.id,
+            get_producer=self.get_producer,
+            app_data=app_data,
+        )
+        self._adopt(self._rtp_observers, observer)
+        self.observer.emit("newrtpobserver", observer)
+        return observer
 
     async def create_plain_transport(
         self,
@@ -300,3 +358,8 @@ class Router(Entity):
         task = asyncio.ensure_future(producer.pause() if paused else producer.resume())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InvalidParameterError(f"{name} must be an integer {low}..{high}, got {value!r}")

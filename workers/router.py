@@ -7,6 +7,8 @@ from workers.errors import InvalidParameterError, NotFoundError, UnsupportedErro
 from workers.params import require
 from workers.plain_transport import PipeTransport, PlainTransport
 from workers.producer import ForwardedPacket, Producer
+from workers.rtp import read_audio_level
+from workers.rtp_observer import RtpObserver, create_observer
 from workers.transport import Transport
 from workers.webrtc_transport import WebRtcTransport
 
@@ -24,6 +26,7 @@ class Router:
         self.producers: dict[str, Producer] = {}
         self.consumers: dict[str, Consumer] = {}
         self.consumers_by_producer: dict[str, dict[str, Consumer]] = {}
+        self.rtp_observers: dict[str, RtpObserver] = {}
 
     async def handle_request(self, method: str, data: dict[str, Any]) -> Any:
         if method == "router.dump":
@@ -34,6 +37,23 @@ class Router:
             return await self._create_transport(PlainTransport, data)
         if method == "router.createPipeTransport":
             return await self._create_transport(PipeTransport, data)
+        if method in ("router.createAudioLevelObserver", "router.createActiveSpeakerObserver"):
+            kind = "audioLevel" if method == "router.createAudioLevelObserver" else "activeSpeaker"
+            observer = create_observer(self, kind, data)
+            if observer.id in self.worker.registry:
+                observer.close()
+                raise InvalidParameterError(f"rtpObserverId {observer.id!r} is already in use")
+            self.rtp_observers[observer.id] = observer
+            self.worker.registry.add(observer)
+            return None
+        if method == "router.closeRtpObserver":
+            observer_id = require(data, "rtpObserverId", str)
+            closing = self.rtp_observers.pop(observer_id, None)
+            if closing is None:
+                raise NotFoundError(f"rtpObserver {observer_id!r} not found in router {self.id}")
+            closing.close()
+            self.worker.registry.remove(observer_id)
+            return None
         if method == "router.closeTransport":
             transport_id = require(data, "transportId", str)
             if transport_id not in self.transports:
@@ -77,6 +97,8 @@ class Router:
         """Forget a closed producer and close its consumers, as the control plane does."""
         self.producers.pop(producer.id, None)
         self.worker.registry.remove(producer.id)
+        for observer in self.rtp_observers.values():
+            observer.remove_producer(producer.id)
         transport_of_producer = self.transports.get(producer.transport_id)
         if transport_of_producer is not None:
             transport_of_producer.forget_producer(producer)
@@ -103,6 +125,20 @@ class Router:
         """Hand one mangled producer packet to every consumer of the producer."""
         for consumer in self.consumers_by_producer[producer.id].values():
             consumer.send(forwarded)
+        if self.rtp_observers and producer.audio_level_extension_id:
+            self._observe_audio_level(producer, forwarded)
+
+    def _observe_audio_level(self, producer: Producer, forwarded: ForwardedPacket) -> None:
+        value = forwarded.packet.extensions.get(producer.audio_level_extension_id)
+        if value is None:
+            return
+        try:
+            voice, level = read_audio_level(value)
+        except ValueError:
+            return
+        for observer in self.rtp_observers.values():
+            if producer.id in observer.producer_ids:
+                observer.on_audio_level(producer.id, level, voice)
 
     def learn_ssrc(self, producer: Producer, ssrc: int) -> None:
         transport = self.transports.get(producer.transport_id)
@@ -117,12 +153,18 @@ class Router:
             consumer.on_producer_score(scores)
 
     def on_producer_paused(self, producer: Producer, paused: bool) -> None:
+        for observer in self.rtp_observers.values():
+            observer.on_producer_paused(producer.id, paused)
         for consumer in self.consumers_by_producer.get(producer.id, {}).values():
             consumer.set_producer_paused(paused)
 
     def close(self) -> None:
         for transport_id in list(self.transports):
             self.close_transport(transport_id)
+        for observer in self.rtp_observers.values():
+            observer.close()
+            self.worker.registry.remove(observer.id)
+        self.rtp_observers.clear()
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -136,5 +178,5 @@ class Router:
                 {"key": consumer.id, "value": consumer.producer_id}
                 for consumer in self.consumers.values()
             ],
-            "rtpObserverIds": [],
+            "rtpObserverIds": list(self.rtp_observers),
         }
