@@ -40,7 +40,9 @@ class ConsumerLinks:
         transport_connected: Callable[[], bool],
         next_transport_sequence_number: Callable[[], int],
         request_key_frame: Callable[[float, int | None], None],
+        producer_stats: Callable[[], list[dict[str, Any]]] = list,
     ) -> None:
+        self.producer_stats = producer_stats
         self.send_rtp = send_rtp
         self.transport_connected = transport_connected
         self.next_transport_sequence_number = next_transport_sequence_number
@@ -425,6 +427,13 @@ class Consumer:
         }
 
     def get_stats(self) -> list[dict[str, Any]]:
+        """Return this stream's outbound-rtp entry, then the forwarded producer stream's."""
+        current = self.current_encoding if self.current_encoding is not None else 0
+        inbound = [
+            entry
+            for entry in self._links.producer_stats()
+            if entry.get("encodingIdx", 0) == current
+        ]
         return [
             {
                 "type": "outbound-rtp",
@@ -451,7 +460,8 @@ class Consumer:
                     self.retransmission.packets_retransmitted if self.retransmission else 0
                 ),
                 "score": self.send_stats.score,
-            }
+            },
+            *inbound[:1],
         ]
 
 

@@ -246,6 +246,8 @@ class PlainTransport(Transport):
             {
                 "type": f"{self.type}-transport",
                 "transportId": self.id,
+                "timestamp": int(time.time() * 1000),
+                **self.bitrates(),
                 "tuple": self.tuple.to_dict() if self.tuple else None,
                 "rtcpTuple": self.rtcp_tuple.to_dict() if self.rtcp_tuple else None,
                 "bytesReceived": self.bytes_received,

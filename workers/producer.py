@@ -68,6 +68,8 @@ class ReceiveStream:
     byte_count: int = 0
     retransmitted_count: int = 0
     key_frame_count: int = 0
+    pli_count: int = 0
+    fir_count: int = 0
     last_received_at: float = 0.0
     bitrate_window_start: float = 0.0
     bitrate_window_bytes: int = 0
@@ -409,6 +411,12 @@ class Producer:
 
     def _send_key_frame_request(self, ssrc: int, fir_sequence: int | None, rtcp: bytes) -> None:
         kind = "pli" if fir_sequence is None else "fir"
+        found = self.streams_by_ssrc.get(ssrc)
+        if found is not None:
+            if kind == "pli":
+                found[0].pli_count += 1
+            else:
+                found[0].fir_count += 1
         if kind in self.trace_event_types:
             self.trace(kind, "out", {"ssrc": ssrc})
         self.send_rtcp(rtcp)
@@ -468,6 +476,10 @@ class Producer:
                 "bitrate": stream.bitrate,
                 "packetsRetransmitted": stream.retransmitted_count,
                 "keyFrameCount": stream.key_frame_count,
+                "encodingIdx": stream.encoding_index,
+                "pliCount": stream.pli_count,
+                "firCount": stream.fir_count,
+                "packetsDiscarded": stream.stats.packets_discarded,
                 "packetsLost": stream.stats.packets_lost,
                 "fractionLost": stream.stats.fraction_lost,
                 "jitter": stream.stats.jitter,

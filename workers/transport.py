@@ -56,6 +56,7 @@ class Transport:
         self.bytes_sent = 0
         self.rtp_packets_received = 0
         self.rtp_packets_sent = 0
+        self._rate_mark = (time.time(), 0, 0)
         self._rtcp_timer: asyncio.TimerHandle | None = None
         self._feedback_timer: asyncio.TimerHandle | None = None
         # Uplink congestion feedback for the sending client: transport-cc when any producer
@@ -139,6 +140,7 @@ class Transport:
             transport_connected=lambda: self.connected,
             next_transport_sequence_number=self._next_transport_sequence_number,
             request_key_frame=producer.request_key_frame,
+            producer_stats=producer.get_stats,
         )
         # Media-level engines (statistics, NACK, key-frame requests) run on wall-clock time,
         # which also stamps sender reports; ICE and DTLS use the event loop's clock.
@@ -256,6 +258,20 @@ class Transport:
     def _next_transport_sequence_number(self) -> int:
         self._transport_sequence_number = (self._transport_sequence_number + 1) & 0xFFFF
         return self._transport_sequence_number
+
+    def bitrates(self) -> dict[str, int]:
+        """Return receive and send bitrates (bit/s) over the time since the last call."""
+        now = time.time()
+        elapsed = now - self._rate_mark[0]
+        received = self.bytes_received - self._rate_mark[1]
+        sent = self.bytes_sent - self._rate_mark[2]
+        self._rate_mark = (now, self.bytes_received, self.bytes_sent)
+        if elapsed <= 0:
+            return {"recvBitrate": 0, "sendBitrate": 0}
+        return {
+            "recvBitrate": int(received * 8 / elapsed),
+            "sendBitrate": int(sent * 8 / elapsed),
+        }
 
     def drop(self, reason: str) -> None:
         self.drop_counters[reason] = self.drop_counters.get(reason, 0) + 1

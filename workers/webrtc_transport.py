@@ -450,6 +450,8 @@ class WebRtcTransport(Transport):
             {
                 "type": "webrtc-transport",
                 "transportId": self.id,
+                "timestamp": int(time.time() * 1000),
+                **self.bitrates(),
                 "iceRole": "controlled",
                 "iceState": self.ice_state,
                 "iceSelectedTuple": self.ice_selected_tuple.to_dict()
