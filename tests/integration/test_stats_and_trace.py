@@ -36,7 +36,8 @@ async def test_call_stats_and_traces(router: Router) -> None:
         await asyncio.sleep(1.5)
         transport_stats = (await send.get_stats())[0]
         producer_stats = (await video.get_stats())[0]
-        consumer_stats = (await consumer.get_stats())[0]
+        consumer_entries = await consumer.get_stats()
+        consumer_stats = consumer_entries[0]
         scores = video.score
     finally:
         await close_all(
@@ -50,6 +51,9 @@ async def test_call_stats_and_traces(router: Router) -> None:
     assert producer_stats["packetCount"] > 50
     assert producer_stats["bitrate"] > 0
     assert producer_stats["mimeType"] == "video/VP8"
+    assert [entry["type"] for entry in consumer_entries] == ["outbound-rtp", "inbound-rtp"]
+    assert consumer_entries[1]["ssrc"] == producer_stats["ssrc"]
+    assert transport_stats["recvBitrate"] > 0
     assert consumer_stats["packetCount"] > 50
     assert consumer_stats["byteCount"] > 10_000
     assert [entry["encodingIdx"] for entry in scores] == [0]

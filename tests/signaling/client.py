@@ -41,6 +41,7 @@ class RoomClient:
         self.events: list[tuple[str, Any]] = []
         self.on_new_consumer: NewConsumerHandler = ack_new_consumer
         self.connect_error: Any = None
+        self.joined: dict[str, Any] = {}  # the join answer, when the test joined
         self.disconnected = asyncio.Event()
         self._arrived = asyncio.Event()
         for name in NOTIFICATIONS:

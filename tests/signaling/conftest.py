@@ -1,7 +1,8 @@
 """An in-process `pysfu serve` on 127.0.0.1 with an ephemeral port and one real worker."""
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,7 @@ class RunningServer:
 
     async def join(self, identity: str = "alice", room: str = "room-1", **grant: Any) -> RoomClient:
         client = await self.connect(identity, room, **grant)
-        await client.ok("join", {"rtpCapabilities": RECV_CAPABILITIES})
+        client.joined = await client.ok("join", {"rtpCapabilities": RECV_CAPABILITIES})
         return client
 
     async def get(self, path: str) -> tuple[int, str]:
@@ -123,6 +124,15 @@ class RunningServer:
             if line.startswith(line_prefix + " "):
                 return float(line.rsplit(" ", 1)[1])
         raise AssertionError(f"no metric {line_prefix!r} in /metrics")
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
+    """Poll `check` every 50 ms until it returns True; fail after `timeout` seconds."""
+    for _ in range(int(timeout / 0.05)):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"condition still false after {timeout} s")
 
 
 async def start_server(settings: Settings) -> tuple[web.AppRunner, RunningServer]:

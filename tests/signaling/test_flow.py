@@ -6,7 +6,7 @@ from typing import Any
 
 from tests.media_parameters import opus_producer_parameters, vp8_simulcast_producer_parameters
 from tests.signaling.client import RoomClient
-from tests.signaling.conftest import RECV_CAPABILITIES, RunningServer
+from tests.signaling.conftest import RECV_CAPABILITIES, RunningServer, eventually
 
 DTLS_PARAMETERS = {
     "role": "client",
@@ -292,9 +292,11 @@ async def test_disconnect_cleans_up(running: RunningServer) -> None:
     await bob.wait_for("peerLeft")
     assert await running.metric("pysfu_peers") == 1
     await bob.close()
-    async with asyncio.timeout(5):
-        while await running.metric("pysfu_rooms") != 0:
-            await asyncio.sleep(0.05)
+
+    async def room_closed() -> bool:
+        return await running.metric("pysfu_rooms") == 0
+
+    await eventually(room_closed)
 
 
 async def test_source_rules(running: RunningServer) -> None:

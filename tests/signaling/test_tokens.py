@@ -152,7 +152,7 @@ def test_other_algorithm() -> None:
         "token_invalid",
         "the token algorithm must be HS256, got 'HS512'",
     )
-    unsigned = jwt.encode(claims(), None, algorithm="none")
+    unsigned = jwt.encode(claims(), "", algorithm="none")
     assert rejected(unsigned)[1] == "the token algorithm must be HS256, got 'none'"
 
 
