@@ -32,7 +32,7 @@ SENDER_REPORT_MAX_IDLE = 2.0
 
 
 class ConsumerLinks:
-    """What a consumer asks of its transport and producer, as functions."""
+    """Callbacks into the consumer's transport and producer (no references to them)."""
 
     def __init__(
         self,
@@ -219,7 +219,7 @@ class Consumer:
         self._links.request_key_frame(self._clock(), encoding)
 
     def on_key_frame_request(self, kind: str = "pli") -> None:
-        """A PLI or FIR from the receiving client."""
+        """Handle a PLI or FIR from the receiving client: ask the producer for a key frame."""
         self.key_frame_requests_received += 1
         if kind in self.trace_event_types:
             self._trace(kind, "in", {"ssrc": self.ssrc})

@@ -1,8 +1,8 @@
 """A producer as the worker keeps it: the media a client sends into a transport.
 
-Incoming packets are matched to one of the producer's encodings, RTX is unwrapped, key
-frames are detected, and the packet is rewritten to the router's payload type, the mapped
-SSRC and the router's header extension ids before the router hands it to consumers.
+Each incoming packet is matched to one of the producer's encodings, RTX is unwrapped and
+key frames are detected. The packet is then rewritten to the router's payload type, the
+mapped SSRC and the router's header extension ids, and the router hands it to consumers.
 """
 
 import time

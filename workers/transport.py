@@ -1,4 +1,4 @@
-"""What all worker-side transports share: producers, consumers and their requests."""
+"""Base of the worker-side transports: producers, consumers, requests and the RTP path."""
 
 import asyncio
 import time
@@ -429,8 +429,8 @@ class Transport:
 
 # SSRC this transport writes as the sender of its receiver reports.
 RECEIVER_SSRC = 1
-# Period of the timer that sends due NACKs (seconds); the NACK generator waits at least
-# 10 ms after a loss, so 20 ms keeps requests prompt without a timer per packet.
+# Period of the timer that sends due NACKs and transport-cc feedback, in seconds. The NACK
+# generator waits at least 10 ms after a loss, so 20 ms keeps requests prompt.
 FEEDBACK_INTERVAL = 0.02
 
 _BITRATE_METHODS = {

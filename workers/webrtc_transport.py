@@ -51,7 +51,7 @@ class WebRtcTransport(Transport):
         self.ice = IceServer(self.username_fragment, self.password, self.ice_consent_timeout)
         self.dtls: DtlsSession | None = None
         self.srtp: SrtpContext | None = None
-        # How to write back on each tuple ICE knows: a UDP sendto or a framed TCP write.
+        # Send function per tuple validated by ICE: a UDP sendto or a framed TCP write.
         self.senders: dict[TransportTuple, Sender] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_running_loop()
@@ -517,8 +517,8 @@ class TcpConnection(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        # NOTE: asyncio queues what the socket does not take at once; a slow peer grows that
-        # queue, so writes stop once the buffer passes 1 MiB and packets are dropped.
+        # NOTE: asyncio queues what the socket does not take at once. A slow peer would grow
+        # that queue without bound, so packets are dropped once it passes 1 MiB.
         if transport.get_write_buffer_size() > 1 << 20:
             return
         transport.write(frame(data))

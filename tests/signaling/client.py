@@ -32,7 +32,7 @@ async def ack_new_consumer(data: dict[str, Any]) -> Any:
 class RoomClient:
     """One participant. `events` lists every (event, payload) in arrival order.
 
-    `on_new_consumer` answers `newConsumer` requests; its return value is the ack.
+    `on_new_consumer` handles `newConsumer` requests, and its return value is the ack.
     """
 
     def __init__(self, url: str) -> None:
@@ -41,7 +41,7 @@ class RoomClient:
         self.events: list[tuple[str, Any]] = []
         self.on_new_consumer: NewConsumerHandler = ack_new_consumer
         self.connect_error: Any = None
-        self.joined: dict[str, Any] = {}  # the join answer, when the test joined
+        self.joined: dict[str, Any] = {}  # the join response, when the test joined
         self.disconnected = asyncio.Event()
         self._arrived = asyncio.Event()
         for name in NOTIFICATIONS:
@@ -75,8 +75,8 @@ class RoomClient:
         auth = {"token": token} if token is not None else {}
         await self.sio.connect(self.url, auth=auth, transports=["websocket"], wait_timeout=5)
 
-    async def refused(self, auth: Any) -> dict[str, Any]:
-        """Connect with `auth`, expect a refusal, and return its `data` ({code, message})."""
+    async def rejected(self, auth: Any) -> dict[str, Any]:
+        """Connect with `auth`, expect a rejection, and return its `data` ({code, message})."""
         try:
             await self.sio.connect(self.url, auth=auth, transports=["websocket"], wait_timeout=5)
         except socketio.exceptions.ConnectionError:

@@ -79,6 +79,12 @@ async def test_display_name_without_token_name(running: RunningServer) -> None:
     assert joined["name"] == "C"
 
 
+async def test_token_name_wins(running: RunningServer) -> None:
+    client = await running.connect("dana", name="Dana")
+    joined = await client.ok("join", {"rtpCapabilities": RECV_CAPABILITIES, "displayName": "D"})
+    assert joined["name"] == "Dana"
+
+
 async def test_join_twice(running: RunningServer) -> None:
     client = await running.join()
     error = await client.error("join", {"rtpCapabilities": RECV_CAPABILITIES})
@@ -112,12 +118,12 @@ async def test_transport_answer(running: RunningServer) -> None:
 
 
 async def test_consumer_flow(running: RunningServer) -> None:
-    """A producer reaches the other peer paused; the ack resumes it; closing it is told."""
+    """A producer reaches the other peer paused, the ack resumes it, and its close is notified."""
     alice = await running.join("alice")
     bob = await running.connect("bob")
     await bob.ok("createWebRtcTransport", {"direction": "recv"})
     producer_id = await publish_audio(alice)
-    # Bob joins after the producer exists: newConsumer follows his join answer.
+    # Bob joins after the producer exists, so newConsumer follows his join response.
     joined = await bob.ok("join", {"rtpCapabilities": RECV_CAPABILITIES})
     assert joined["peers"][0]["producers"] == [
         {"id": producer_id, "kind": "audio", "source": "microphone", "paused": False}

@@ -207,7 +207,7 @@ def test_prefix_hides_token() -> None:
     assert token_prefix(None) == "NoneType"
 
 
-async def test_connect_refused(running: RunningServer) -> None:
+async def test_connect_rejected(running: RunningServer) -> None:
     """Each bad token is refused with its code in `connect_error` data."""
     now = int(time.time())
     live = claims(nbf=now - 5, exp=now + 600)
@@ -223,7 +223,7 @@ async def test_connect_refused(running: RunningServer) -> None:
         ({"token": no_expiry}, "token_invalid"),
     ]
     for auth, code in cases:
-        data = await running.client().refused(auth)
+        data = await running.client().rejected(auth)
         assert data["code"] == code, (auth, data)
         assert isinstance(data["message"], str) and data["message"]
     assert await running.metric("pysfu_join_attempts_total") == len(cases)
@@ -235,7 +235,7 @@ async def test_room_full(tmp_path: Path) -> None:
     runner, running = await start_server(make_settings(tmp_path, max_peers_per_room=1))
     try:
         await running.connect("alice", room="small")
-        data = await running.client().refused({"token": running.token("bob", room="small")})
+        data = await running.client().rejected({"token": running.token("bob", room="small")})
         assert data == {"code": "room_denied", "message": "room 'small' is full (1 connections)"}
         await running.connect("bob", room="other")
     finally:
