@@ -125,7 +125,12 @@ class Channel:
         """
         if self._closed:
             return
-        future = self._send_request(method, target_id, data)
+        try:
+            future = self._send_request(method, target_id, data)
+        except InvalidStateError:
+            # The pipe is already closing (the worker died and its exit is not yet seen);
+            # nothing is left to close on the worker side.
+            return
         future.add_done_callback(self._log_unawaited_failure)
 
     def close(self) -> None:

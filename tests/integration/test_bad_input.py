@@ -1,5 +1,6 @@
 """Bad input to the control plane raises a typed error that names the value."""
 
+import asyncio
 import os
 import signal
 import sys
@@ -228,3 +229,17 @@ async def test_worker_logs_reach_parent() -> None:
     finally:
         worker.close()
         await worker.wait_closed()
+
+
+async def test_close_while_pipe_closing() -> None:
+    worker = await create_worker()
+    os.kill(worker.pid, signal.SIGKILL)
+    # Wait until the channel's pipe notices the dead process, before the exit is reaped.
+    for _ in range(2000):
+        await asyncio.sleep(0)
+        writer = worker.channel._writer
+        if worker.closed or (writer is not None and writer.is_closing()):
+            break
+    worker.close()
+    assert worker.closed
+    await worker.wait_closed()
