@@ -2,7 +2,9 @@
 PYTHON ?= python3
 STAMP := .deps-installed
 
-.PHONY: deps test lint typecheck unit info clean
+WEB_SOURCES := $(shell find web/src web/index.html web/protocol-test.html web/vite.config.ts -type f 2>/dev/null)
+
+.PHONY: deps test lint typecheck unit info serve web clean
 
 $(STAMP): pyproject.toml tests/node/package-lock.json scripts/install-deps
 	scripts/install-deps
@@ -23,6 +25,17 @@ unit: $(STAMP)
 
 test: $(STAMP)
 	$(PYTHON) -m pytest -q
+
+# Build the web app when its sources are newer than the last build.
+web/dist/index.html: web/package-lock.json $(WEB_SOURCES)
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	npm run build --prefix web
+
+web: web/dist/index.html
+
+# Run the server with embedded defaults (no Redis, no TURN) on http://127.0.0.1:8080.
+serve: $(STAMP) web/dist/index.html
+	pysfu serve
 
 # Start one worker and print what it reports: a quick check that the install works.
 info: $(STAMP)
