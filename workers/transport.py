@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from workers.consumer import Consumer, ConsumerLinks
@@ -65,6 +66,9 @@ class Transport:
         self.transport_cc_extension_id = 0
         self.remb: RembEstimator | None = None
         self.abs_send_time_extension_id = 0
+        # Arrivals before the first producer: a browser starts sending (and probing its
+        # bandwidth) before its produce request arrives, and those packets need feedback.
+        self._early_arrivals: deque[tuple[float, RtpPacket]] = deque(maxlen=EARLY_ARRIVALS)
 
     def handle_request(self, method: str, data: dict[str, Any]) -> Any:
         if method == "transport.dump":
@@ -170,11 +174,14 @@ class Transport:
             self.transport_cc = TransportCcFeedbackGenerator(sender_ssrc=RECEIVER_SSRC)
             self.transport_cc_extension_id = producer.transport_cc_extension_id
             self.remb = None
+            for arrived_at, packet in self._early_arrivals:
+                self._record_arrival(arrived_at, packet, 0)
         elif producer.wants_remb and self.transport_cc is None and self.remb is None:
             self.remb = RembEstimator(
                 sender_ssrc=RECEIVER_SSRC, max_bitrate=self.max_incoming_bitrate
             )
             self.abs_send_time_extension_id = producer.abs_send_time_extension_id
+        self._early_arrivals.clear()
 
     def _record_arrival(self, now: float, packet: RtpPacket, size: int) -> None:
         """Feed the uplink estimators with one received packet (known producer or not)."""
@@ -286,6 +293,8 @@ class Transport:
         self.rtp_packets_received += 1
         if self.transport_cc is not None or self.remb is not None:
             self._record_arrival(now, packet, len(data))
+        elif not self.producers:
+            self._early_arrivals.append((now, packet))
         producer = self.producers_by_ssrc.get(packet.ssrc) or self._find_producer(packet)
         if producer is None:
             self.drop("unknown_producer")
@@ -427,6 +436,9 @@ class Transport:
         return []
 
 
+# Packets remembered for congestion feedback while no producer exists yet: enough for the
+# first second of a browser's bandwidth probing.
+EARLY_ARRIVALS = 1000
 # SSRC this transport writes as the sender of its receiver reports.
 RECEIVER_SSRC = 1
 # Period of the timer that sends due NACKs and transport-cc feedback, in seconds. The NACK
