@@ -2,7 +2,8 @@
 
 The tests need Debian's chromium at /usr/bin/chromium and the `playwright` Python package
 (its wheel contains the driver, so no browser is downloaded). If either is missing, the
-tests are skipped.
+tests fail with a message naming the install step: a skipped browser suite would hide a
+broken install in CI.
 """
 
 import shutil
@@ -11,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("playwright.sync_api", reason="the playwright Python package is missing")
+try:
+    import playwright.sync_api  # noqa: F401
+except ImportError as error:
+    raise RuntimeError(
+        "the playwright Python package is missing: run scripts/install-deps "
+        "(pip install -e '.[test]')"
+    ) from error
 
 from playwright.sync_api import Browser, Playwright, expect, sync_playwright
 
@@ -26,7 +33,9 @@ from tests.browser.harness import (
 )
 
 if not CHROMIUM.is_file():
-    pytest.skip(f"no Chromium at {CHROMIUM} (Debian package chromium)", allow_module_level=True)
+    raise RuntimeError(
+        f"no Chromium at {CHROMIUM}: install the Debian package chromium (scripts/install-deps)"
+    )
 
 # Assertions on page elements retry for 10 s, because Playwright's default 5 s is too short
 # when other processes load the machine.
