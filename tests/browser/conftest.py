@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 try:
-    import playwright.sync_api  # noqa: F401
+    import playwright.sync_api
 except ImportError as error:
     raise RuntimeError(
         "the playwright Python package is missing: run scripts/install-deps "
