@@ -20,7 +20,8 @@ async def second_worker() -> AsyncIterator[Worker]:
     await worker.wait_closed()
 
 
-async def test_piped_call_decodes(router: Router, second_worker: Worker) -> None:
+@pytest.mark.parametrize("enable_srtp", [False, True], ids=["plain", "srtp"])
+async def test_piped_call_decodes(router: Router, second_worker: Worker, enable_srtp: bool) -> None:
     remote_router = await second_worker.create_router(media_codecs=MEDIA_CODECS)
     media = CallMedia()
     publisher = Publisher(media)
@@ -34,7 +35,9 @@ async def test_piped_call_decodes(router: Router, second_worker: Worker) -> None
             await publisher.open(router.rtp_capabilities, send)
             await subscriber.open(remote_router.rtp_capabilities, recv)
             for producer in await publisher.publish():
-                piped = await router.pipe_to_router(producer_id=producer.id, router=remote_router)
+                piped = await router.pipe_to_router(
+                    producer_id=producer.id, router=remote_router, enable_srtp=enable_srtp
+                )
                 assert piped.pipe_producer.id == producer.id
                 assert piped.pipe_consumer.type == "pipe"
                 await subscriber.subscribe(piped.pipe_producer)
