@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["sfu", "workers", "signaling"]
+PACKAGES = ["sfu", "workers", "signaling", "bench"]
 
 
 def run(*command: str) -> subprocess.CompletedProcess[str]:
