@@ -122,6 +122,18 @@ class Worker(Entity):
         result: dict[str, int] = await self._channel.request("worker.getResourceUsage")
         return result
 
+    async def get_media_counters(self) -> dict[str, int]:
+        """Return the worker's cumulative media counters.
+
+        Keys: rtpPacketsReceived/Sent, bytesReceived/Sent, nacksSent/Received,
+        packetsRetransmitted, keyFrameRequestsSent/Received, packetsLost (reported by the
+        worker's receive statistics) and `dropped.<reason>` for every drop reason.
+        Closed objects keep counting, so the values never decrease.
+        """
+        self._check_open("get_media_counters")
+        result: dict[str, int] = await self._channel.request("worker.getMediaCounters")
+        return result
+
     async def update_settings(
         self, *, log_level: str | None = None, log_tags: list[str] | None = None
     ) -> None:

@@ -23,6 +23,8 @@ class WorkerState:
     # Milliseconds of CPU time from getrusage(), or None if the worker did not respond.
     user_ms: int | None = None
     system_ms: int | None = None
+    # Cumulative media counters from the worker (Worker.get_media_counters), or None.
+    media: dict[str, int] | None = None
 
 
 @dataclass
@@ -82,6 +84,7 @@ class _StateCollector(Collector):
         yield routers
         yield peers
         yield cpu
+        yield from _media_families(snapshot.workers)
 
 
 class Metrics:
@@ -128,13 +131,18 @@ class Metrics:
     async def render(self, snapshot: Callable[[], Snapshot], workers: list[Worker]) -> bytes:
         """Ask every worker for its CPU time, then return the metrics in text format."""
         usages = await asyncio.gather(*(_resource_usage(worker) for worker in workers))
+        media = await asyncio.gather(*(_media_counters(worker) for worker in workers))
         state = snapshot()
         by_pid = {worker.pid: usage for worker, usage in zip(workers, usages, strict=True)}
+        media_by_pid = {
+            worker.pid: counters for worker, counters in zip(workers, media, strict=True)
+        }
         for worker_state in state.workers:
             usage = by_pid.get(worker_state.pid)
             if usage is not None:
                 worker_state.user_ms = usage.get("ru_utime")
                 worker_state.system_ms = usage.get("ru_stime")
+            worker_state.media = media_by_pid.get(worker_state.pid)
         self._state.snapshot = state
         return generate_latest(self.registry)
 
@@ -144,3 +152,77 @@ async def _resource_usage(worker: Worker) -> dict[str, int] | None:
         return await asyncio.wait_for(worker.get_resource_usage(), RESOURCE_USAGE_TIMEOUT)
     except (SfuError, TimeoutError):
         return None
+
+
+async def _media_counters(worker: Worker) -> dict[str, int] | None:
+    try:
+        return await asyncio.wait_for(worker.get_media_counters(), RESOURCE_USAGE_TIMEOUT)
+    except (SfuError, TimeoutError):
+        return None
+
+
+# (metric name, help, label name, {label value: counter key}) of the worker media counters.
+_MEDIA_METRICS = (
+    (
+        "pysfu_worker_rtp_packets",
+        "RTP packets received from and sent to clients, per worker.",
+        "direction",
+        {"in": "rtpPacketsReceived", "out": "rtpPacketsSent"},
+    ),
+    (
+        "pysfu_worker_bytes",
+        "Bytes received and sent on media sockets, per worker.",
+        "direction",
+        {"in": "bytesReceived", "out": "bytesSent"},
+    ),
+    (
+        "pysfu_worker_nacks",
+        "Generic NACKs sent to publishers (out) and received from subscribers (in).",
+        "direction",
+        {"out": "nacksSent", "in": "nacksReceived"},
+    ),
+    (
+        "pysfu_worker_key_frame_requests",
+        "PLI and FIR sent to publishers (out) and received from subscribers (in).",
+        "direction",
+        {"out": "keyFrameRequestsSent", "in": "keyFrameRequestsReceived"},
+    ),
+)
+
+
+def _media_families(workers: list[WorkerState]) -> Iterable[Metric]:
+    """Build the counter families of the workers' media counters."""
+    reporting = [worker for worker in workers if worker.media is not None]
+    for name, text, label, keys in _MEDIA_METRICS:
+        family = CounterMetricFamily(name, text, labels=["worker", label])
+        for worker in reporting:
+            assert worker.media is not None
+            for value, key in keys.items():
+                family.add_metric([str(worker.pid), value], worker.media.get(key, 0))
+        yield family
+    retransmitted = CounterMetricFamily(
+        "pysfu_worker_retransmitted_packets",
+        "Packets resent to subscribers after a NACK.",
+        labels=["worker"],
+    )
+    lost = CounterMetricFamily(
+        "pysfu_worker_packets_lost",
+        "Packets from publishers that never arrived (RFC 3550 cumulative loss).",
+        labels=["worker"],
+    )
+    dropped = CounterMetricFamily(
+        "pysfu_worker_dropped_packets",
+        "Packets the worker dropped, by reason (malformed, unknown, too large, ...).",
+        labels=["worker", "reason"],
+    )
+    for worker in reporting:
+        assert worker.media is not None
+        label = str(worker.pid)
+        retransmitted.add_metric([label], worker.media.get("packetsRetransmitted", 0))
+        lost.add_metric([label], worker.media.get("packetsLost", 0))
+        for key, count in sorted(worker.media.items()):
+            if key.startswith("dropped."):
+                dropped.add_metric([label, key.removeprefix("dropped.")], count)
+    yield retransmitted
+    yield lost
+    yield dropped

@@ -328,6 +328,15 @@ class Consumer:
         self.producer_scores = scores
         self._notify_score()
 
+    def media_counters(self) -> dict[str, int]:
+        """Return cumulative counters for the worker-wide totals of /metrics."""
+        buffer = self.retransmission
+        return {
+            "nacksReceived": buffer.nack_count if buffer is not None else 0,
+            "packetsRetransmitted": buffer.packets_retransmitted if buffer is not None else 0,
+            "keyFrameRequestsReceived": self.key_frame_requests_received,
+        }
+
     def score(self) -> dict[str, Any]:
         current = self.current_encoding if self.current_encoding is not None else 0
         producer_score = next(

@@ -308,6 +308,15 @@ class Producer:
         if found[0].stats.on_sender_report(now, report):
             self._router.on_producer_score(self)
 
+    def media_counters(self) -> dict[str, int]:
+        """Return cumulative counters for the worker-wide totals of /metrics."""
+        streams = [stream for stream in self.streams if stream is not None]
+        return {
+            "nacksSent": sum(s.nack.nack_count for s in streams if s.nack is not None),
+            "keyFrameRequestsSent": sum(s.pli_count + s.fir_count for s in streams),
+            "packetsLost": sum(max(0, s.stats.packets_lost) for s in streams),
+        }
+
     def scores(self) -> list[dict[str, Any]]:
         """Return `[{encodingIdx, ssrc, rid?, score}]` for the received streams."""
         result = []

@@ -79,6 +79,7 @@ class Router:
             return
         transport.close()
         self.worker.registry.remove(transport_id)
+        self.worker.retire_counters(transport.media_counters())
 
     def add_producer(self, producer: Producer) -> None:
         if producer.id in self.worker.registry:
@@ -97,6 +98,7 @@ class Router:
         """Forget a closed producer and close its consumers, as the control plane does."""
         self.producers.pop(producer.id, None)
         self.worker.registry.remove(producer.id)
+        self.worker.retire_counters(producer.media_counters())
         for observer in self.rtp_observers.values():
             observer.remove_producer(producer.id)
         transport_of_producer = self.transports.get(producer.transport_id)
@@ -108,6 +110,7 @@ class Router:
                 transport.forget_consumer(consumer.id)
             self.consumers.pop(consumer.id, None)
             self.worker.registry.remove(consumer.id)
+            self.worker.retire_counters(consumer.media_counters())
 
     def add_consumer(self, consumer: Consumer) -> None:
         if consumer.id in self.worker.registry:
@@ -117,7 +120,8 @@ class Router:
         self.worker.registry.add(consumer)
 
     def remove_consumer(self, consumer: Consumer) -> None:
-        self.consumers.pop(consumer.id, None)
+        if self.consumers.pop(consumer.id, None) is not None:
+            self.worker.retire_counters(consumer.media_counters())
         self.consumers_by_producer.get(consumer.producer_id, {}).pop(consumer.id, None)
         self.worker.registry.remove(consumer.id)
 

@@ -266,6 +266,22 @@ class Transport:
         self._transport_sequence_number = (self._transport_sequence_number + 1) & 0xFFFF
         return self._transport_sequence_number
 
+    def media_counters(self) -> dict[str, int]:
+        """Return the transport's own cumulative counters (producers and consumers apart)."""
+        counters = {
+            "rtpPacketsReceived": self.rtp_packets_received,
+            "rtpPacketsSent": self.rtp_packets_sent,
+            "bytesReceived": self.bytes_received,
+            "bytesSent": self.bytes_sent,
+        }
+        for reason, count in self.all_drop_counters().items():
+            counters[f"dropped.{reason}"] = count
+        return counters
+
+    def all_drop_counters(self) -> dict[str, int]:
+        """Drops by reason; transports with engines of their own add theirs."""
+        return dict(self.drop_counters)
+
     def bitrates(self) -> dict[str, int]:
         """Return receive and send bitrates (bit/s) over the time since the last call."""
         now = time.time()

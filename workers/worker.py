@@ -3,6 +3,7 @@
 import asyncio
 import os
 import resource
+from collections import Counter
 from typing import Any
 
 import structlog
@@ -88,6 +89,8 @@ class Worker:
         self.routers: dict[str, Router] = {}
         self.webrtc_servers: dict[str, WebRtcServer] = {}
         self.logger = structlog.get_logger("workers").bind(worker=os.getpid())
+        # Counters of closed transports, producers and consumers, so totals never go down.
+        self.retired_counters: Counter[str] = Counter()
 
     @property
     def port_range(self) -> tuple[int, int]:
@@ -108,6 +111,8 @@ class Worker:
             return self.dump()
         if method == "worker.getResourceUsage":
             return resource_usage()
+        if method == "worker.getMediaCounters":
+            return dict(self.media_counters())
         if method == "worker.updateSettings":
             self.settings.update(data)
             return None
@@ -149,6 +154,24 @@ class Worker:
             self.close()
             return None
         raise NotFoundError(f"unknown worker method {method!r}")
+
+    def retire_counters(self, counters: dict[str, int]) -> None:
+        self.retired_counters.update(counters)
+
+    def media_counters(self) -> Counter[str]:
+        """Return worker-wide cumulative media counters: live objects plus closed ones."""
+        totals: Counter[str] = Counter(self.retired_counters)
+        for router in self.routers.values():
+            for transport in router.transports.values():
+                totals.update(transport.media_counters())
+            for producer in router.producers.values():
+                totals.update(producer.media_counters())
+            for consumer in router.consumers.values():
+                totals.update(consumer.media_counters())
+        for server in self.webrtc_servers.values():
+            for reason, count in server.drop_counters.items():
+                totals[f"dropped.server_{reason}"] += count
+        return totals
 
     def get_webrtc_server(self, server_id: str) -> WebRtcServer:
         server = self.webrtc_servers.get(server_id)

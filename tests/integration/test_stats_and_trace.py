@@ -1,9 +1,10 @@
 """Statistics, scores and trace events of transports, producers and consumers in a call."""
 
 import asyncio
+import socket
 from typing import Any
 
-from sfu import Router, WebRtcTransport
+from sfu import Router, WebRtcTransport, Worker
 from tests.integration.conftest import LISTEN_UDP
 from tests.media_client import SIGNALING_TIMEOUT, CallMedia, Publisher, Subscriber, close_all
 
@@ -66,3 +67,26 @@ async def test_call_stats_and_traces(router: Router) -> None:
     assert any(
         trace["type"] == "keyframe" and trace["direction"] == "out" for trace in consumer_traces
     )
+
+
+async def test_media_counters_survive_close(router: Router, worker: Worker) -> None:
+    send = await router.create_webrtc_transport(listen_infos=LISTEN_UDP)
+    before = await worker.get_media_counters()
+    assert before["rtpPacketsReceived"] == 0
+    # Bytes that reach the transport but are not STUN from a known peer are dropped.
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for _ in range(5):
+            probe.sendto(b"\x80" * 40, ("127.0.0.1", send.ice_candidates[0]["port"]))
+        for _ in range(100):
+            counters = await worker.get_media_counters()
+            if counters.get("dropped.unvalidated_tuple", 0) >= 5:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        probe.close()
+    assert counters["bytesReceived"] == 200
+    send.close()
+    after = await worker.get_media_counters()
+    assert after["bytesReceived"] == 200
+    assert after["dropped.unvalidated_tuple"] == 5

@@ -144,7 +144,28 @@ async def test_media_between_peers(running: RunningServer) -> None:
         assert media.audio_reader.audio_frames
         stats = await subscriber.client.ok("getStats")
         assert sorted(consumer["paused"] for consumer in stats["consumers"]) == [False, False]
+        _, metrics = await running.get("/metrics")
+        samples = _samples(metrics)
+        assert _total(samples, "pysfu_worker_rtp_packets_total", 'direction="in"') > 10
+        assert _total(samples, "pysfu_worker_rtp_packets_total", 'direction="out"') > 10
+        assert _total(samples, "pysfu_worker_bytes_total", 'direction="in"') > 1000
+        assert "pysfu_worker_dropped_packets_total" in metrics
     finally:
         await subscriber.close()
         await publisher.close()
         await media.close()
+
+
+def _samples(metrics: str) -> list[tuple[str, float]]:
+    """Return (name and labels, value) for every sample line of a /metrics page."""
+    samples = []
+    for line in metrics.splitlines():
+        if line and not line.startswith("#"):
+            head, value = line.rsplit(" ", 1)
+            samples.append((head, float(value)))
+    return samples
+
+
+def _total(samples: list[tuple[str, float]], name: str, label: str) -> float:
+    """Sum the samples of `name` that carry `label` (over all workers)."""
+    return sum(value for head, value in samples if head.startswith(name + "{") and label in head)
