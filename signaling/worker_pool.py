@@ -118,12 +118,7 @@ class WorkerPool:
         self._workers.clear()
         self._logger.info("closing workers", count=len(workers))
         for worker in workers:
-            try:
-                worker.close()
-            except SfuError as error:
-                # NOTE: sfu.Worker.close() raises InvalidStateError when the process has
-                # closed its pipe but its exit has not been seen yet. It exits anyway.
-                self._logger.info("worker already closing", worker=worker.pid, error=str(error))
+            worker.close()
         if workers:
             _, pending = await asyncio.wait(
                 [asyncio.ensure_future(worker.wait_closed()) for worker in workers],
