@@ -1,4 +1,4 @@
-"""Router: a room's media hub inside one worker; owns transports and knows every producer."""
+"""Router: a room's media hub inside one worker, with its transports and a producer index."""
 
 import asyncio
 import copy
@@ -343,7 +343,8 @@ class Router(Entity):
         except Exception as error:
             del self._pipe_pairs[router.id]
             pending.set_exception(error)
-            # The awaiting caller gets the error; retrieve it so nobody else must.
+            # This caller raises the error; retrieving it here stops asyncio from reporting
+            # it again as never retrieved.
             pending.exception()
             raise
         local.observer.once("close", remote.close)

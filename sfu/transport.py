@@ -24,7 +24,7 @@ _CNAME_ALPHABET = string.ascii_letters + string.digits
 
 @dataclass(frozen=True)
 class RouterLinks:
-    """What a transport may ask of its router, passed as functions instead of the router."""
+    """Callbacks into the router that a transport needs, passed instead of the router itself."""
 
     router_id: str
     rtp_capabilities: Callable[[], dict[str, Any]]
