@@ -93,10 +93,7 @@ class Consumer:
         # Simulcast: the encoding currently forwarded and the one to switch to.
         self.current_encoding: int | None = None
         self.target_encoding = self._initial_target()
-        self.packet_count = 0
-        self.byte_count = 0
         self.last_rtp_timestamp = 0
-        self.last_sent_at = 0.0
         self.bitrate_window_start = 0.0
         self.bitrate_window_bytes = 0
         self.bitrate = 0
@@ -129,6 +126,18 @@ class Consumer:
         if self.preferred_layers is not None:
             return min(self.preferred_layers.get("spatialLayer", count - 1), count - 1)
         return count - 1
+
+    @property
+    def packet_count(self) -> int:
+        return self.send_stats.packets_sent
+
+    @property
+    def byte_count(self) -> int:
+        return self.send_stats.octets_sent
+
+    @property
+    def last_sent_at(self) -> float:
+        return self.send_stats.last_sent_at or 0.0
 
     @property
     def active(self) -> bool:
@@ -240,7 +249,9 @@ class Consumer:
     def send(self, forwarded: ForwardedPacket) -> None:
         """Forward one producer packet to the client, or account it as dropped."""
         packet = forwarded.packet
-        if not self.active:
+        # `was_active` is what update_active() last computed; every change of the inputs of
+        # `active` (pause, producer pause, transport connection) calls update_active().
+        if not self.was_active:
             return
         if self.type == "pipe":
             self._send_piped(forwarded)
@@ -261,7 +272,8 @@ class Consumer:
         if sequence_number is None:
             self._drop("old_sequence_number")
             return
-        now = time.time()
+        # The packet is sent within microseconds of its arrival, in the same loop callback.
+        now = forwarded.received_at
         block = forwarded.extensions.build(
             mid=self.mid_bytes,
             now=now + _NTP_OFFSET if self.uses_abs_send_time else None,
@@ -283,7 +295,16 @@ class Consumer:
         if self.trace_event_types:
             self._trace_sent(packet, forwarded.is_key_frame, sequence_number)
         self._links.send_rtp(data)
-        self._account(forwarded.received_at, len(data), packet.timestamp, now)
+        self.last_rtp_timestamp = packet.timestamp
+        if now - self.bitrate_window_start >= 1.0:
+            self._close_bitrate_window(now)
+        self.bitrate_window_bytes += len(data)
+
+    def _close_bitrate_window(self, now: float) -> None:
+        elapsed = now - self.bitrate_window_start
+        self.bitrate = int(self.bitrate_window_bytes * 8 / elapsed) if elapsed < 5 else 0
+        self.bitrate_window_start = now
+        self.bitrate_window_bytes = 0
 
     def _trace_sent(self, packet: Any, is_key_frame: bool, sequence_number: int) -> None:
         info = {**_packet_info(packet, is_key_frame), "ssrc": self.ssrc}
@@ -365,8 +386,9 @@ class Consumer:
             ssrc=self.pipe_ssrcs[forwarded.encoding_index],
             extension_block=block,
         )
+        self.send_stats.on_packet_sent(forwarded.received_at, packet.sequence_number, len(data))
         self._links.send_rtp(data)
-        self._account(forwarded.received_at, len(data), packet.timestamp, time.time())
+        self.last_rtp_timestamp = packet.timestamp
 
     def _select_encoding(self, forwarded: ForwardedPacket) -> bool:
         """Forward one simulcast encoding; switch to the target only on its key frame."""
@@ -386,18 +408,6 @@ class Consumer:
             # target falls back to a lower encoding only through set_preferred_layers.
             return False
         return index == self.current_encoding
-
-    def _account(self, received_at: float, size: int, rtp_timestamp: int, now: float) -> None:
-        self.packet_count += 1
-        self.byte_count += size
-        self.last_rtp_timestamp = rtp_timestamp
-        self.last_sent_at = now
-        if now - self.bitrate_window_start >= 1.0:
-            elapsed = now - self.bitrate_window_start
-            self.bitrate = int(self.bitrate_window_bytes * 8 / elapsed) if elapsed < 5 else 0
-            self.bitrate_window_start = now
-            self.bitrate_window_bytes = 0
-        self.bitrate_window_bytes += size
 
     def sender_report(self, now: float) -> bytes | None:
         """Build an SR and SDES CNAME for lip sync (RFC 3550 §6.4.1), or None when idle."""

@@ -127,6 +127,8 @@ class Transport:
         self.producers[producer_id] = producer
         producer.send_rtcp = self.send_rtcp
         self._enable_feedback(producer)
+        if self.connected:
+            self._start_feedback_timer()
         for ssrc in producer.ssrcs():
             self.producers_by_ssrc[ssrc] = producer
         if producer.mid is not None:
@@ -387,6 +389,13 @@ class Transport:
             return
         loop = asyncio.get_running_loop()
         self._rtcp_timer = loop.call_later(0.5, self._on_rtcp_timer)
+        self._start_feedback_timer()
+
+    def _start_feedback_timer(self) -> None:
+        """Run the NACK and congestion feedback timer while producers exist and connected."""
+        if self._feedback_timer is not None or self.closed or not self.producers:
+            return
+        loop = asyncio.get_running_loop()
         self._feedback_timer = loop.call_later(FEEDBACK_INTERVAL, self._on_feedback_timer)
 
     def _on_rtcp_timer(self) -> None:
@@ -424,8 +433,7 @@ class Transport:
             remb = self.remb.poll(now)
             if remb is not None:
                 self.send_rtcp(remb)
-        loop = asyncio.get_running_loop()
-        self._feedback_timer = loop.call_later(FEEDBACK_INTERVAL, self._on_feedback_timer)
+        self._start_feedback_timer()
 
     def stop_rtcp_timer(self) -> None:
         if self._rtcp_timer is not None:

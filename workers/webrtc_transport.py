@@ -53,6 +53,8 @@ class WebRtcTransport(Transport):
         self.srtp: SrtpContext | None = None
         # Send function per tuple validated by ICE: a UDP sendto or a framed TCP write.
         self.senders: dict[TransportTuple, Sender] = {}
+        # The sender of the selected tuple, kept for the per-packet path.
+        self._selected_send: Sender | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_running_loop()
         self.enable_udp = optional(data, "enableUdp", bool, True)
@@ -198,6 +200,8 @@ class WebRtcTransport(Transport):
         responses = self.ice.handle_stun(now, data, tuple_)
         if self.ice.is_valid_tuple(tuple_):
             self.senders[tuple_] = send
+            if tuple_ == self.ice.selected_tuple:
+                self._selected_send = send
         for response in responses:
             send(response)
         self._process_ice_events()
@@ -223,6 +227,9 @@ class WebRtcTransport(Transport):
                     self.web_rtc_server.remove_tuple(event.tuple)
         if self.ice.selected_tuple is None:
             self.ice_selected_tuple = None
+            self._selected_send = None
+        else:
+            self._selected_send = self.senders.get(self.ice.selected_tuple)
 
     def _maybe_start_dtls(self) -> None:
         """Start DTLS once both ICE has a selected tuple and connect() gave the role."""
@@ -296,7 +303,8 @@ class WebRtcTransport(Transport):
             self.bytes_sent += len(datagram)
 
     def send_rtp(self, data: bytes) -> None:
-        if self.srtp is None:
+        send = self._selected_send
+        if self.srtp is None or send is None:
             return
         try:
             protected = self.srtp.protect_rtp(data)
@@ -304,7 +312,8 @@ class WebRtcTransport(Transport):
             self.drop("srtp_protect")
             return
         self.rtp_packets_sent += 1
-        self._send_datagrams([protected])
+        self.bytes_sent += len(protected)
+        send(protected)
 
     def send_rtcp(self, data: bytes) -> None:
         if self.srtp is None:
@@ -411,6 +420,7 @@ class WebRtcTransport(Transport):
         return {"dtlsLocalRole": self.dtls_role}
 
     def close_network(self) -> None:
+        self._selected_send = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

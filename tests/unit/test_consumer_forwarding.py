@@ -134,6 +134,8 @@ def test_producer_pause_notifies_and_resyncs() -> None:
 def test_inactive_until_transport_connected() -> None:
     harness = Harness(kind="audio")
     harness.connected = False
+    # The transport calls update_active() whenever its connection state changes.
+    harness.consumer.update_active()
     harness.feed(1)
     assert harness.sent == []
 
