@@ -24,7 +24,9 @@ from workers.rtcp import GenericNack, Pli, read_compound
 
 SIGNALING_TIMEOUT = 10.0  # seconds for one socket.io request
 TICK = 0.005  # seconds between media scheduler passes
-MAX_LATENCY_SAMPLES = 400_000  # per process; later samples are dropped
+# Latency samples kept per process. When the list fills up, every other sample is dropped
+# and only every second later one is kept, so the samples stay spread over the whole window.
+MAX_LATENCY_SAMPLES = 400_000
 PROGRESS_INTERVAL = 1.0
 
 # Receive capabilities of a bot: Opus and VP8 with RTX, as the router offers them.
@@ -170,6 +172,8 @@ class BotProcess:
         self.certificate = Certificate.generate("pysfu-bench")
         self.bots = [BotState(bot) for bot in spec.bots]
         self.latencies = array("d")
+        # [stride, packets seen]: one latency sample is kept every `stride` packets.
+        self.latency_sampling = [1, 0]
         self.signaling_errors: list[str] = []
         self.key_size, self.delta_size = media.vp8_frame_sizes(spec.video_bitrate)
         self.http: aiohttp.ClientSession | None = None
@@ -325,8 +329,14 @@ class BotProcess:
             elif counter < count.first:
                 count.first = counter
             count.received += 1
-            if len(latencies) < MAX_LATENCY_SAMPLES:
-                latencies.append((time.monotonic_ns() - sent_ns) / 1e6)
+            sampling = self.latency_sampling
+            sampling[1] += 1
+            if sampling[1] % sampling[0]:
+                return
+            latencies.append((time.monotonic_ns() - sent_ns) / 1e6)
+            if len(latencies) >= MAX_LATENCY_SAMPLES:
+                del latencies[1::2]
+                sampling[0] *= 2
 
         return on_rtp
 

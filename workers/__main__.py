@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -17,6 +18,8 @@ from workers.channel_server import ChannelServer
 from workers.errors import InvalidParameterError
 from workers.worker import Worker, WorkerSettings, load_certificate
 
+# Allocations between young-generation collections (CPython's default is 700).
+GC_THRESHOLD = 20_000
 _LEVEL_NUMBERS = {"debug": 10, "warn": 30, "error": 40, "none": 100}
 
 
@@ -81,6 +84,11 @@ async def _run(
     # group, and the parent closes workers itself.
     loop.add_signal_handler(signal.SIGINT, lambda: None)
     loop.add_signal_handler(signal.SIGTERM, channel.close)
+    # Forwarding allocates short-lived objects per packet, which the reference count frees.
+    # Frequent young-generation collections still pause the loop, and full collections
+    # walk every object imported at start; freeze those and collect less often.
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, 50, 100)
     channel.notify("worker", "running", {"pid": os.getpid()})
     worker.logger.debug("worker running")
     await channel.serve()
