@@ -90,6 +90,10 @@ class Consumer:
         self.seq_manager = SeqManager(first_output=_random_first_seq())
         self.sync_required = True
         self.was_active = False
+        # Simulcast switching: the next sync moves to another encoding's timeline.
+        self.layer_switch = False
+        self.timestamp_offset = 0
+        self.last_marker = True
         # Simulcast: the encoding currently forwarded and the one to switch to.
         self.current_encoding: int | None = None
         self.target_encoding = self._initial_target()
@@ -262,8 +266,7 @@ class Consumer:
             if self.kind == "video" and not forwarded.is_key_frame:
                 self._drop("waiting_for_key_frame")
                 return
-            self.seq_manager.sync(packet.sequence_number)
-            self.sync_required = False
+            self._sync(packet, forwarded.received_at)
         if packet.payload_type not in self.payload_types:
             self.seq_manager.drop(packet.sequence_number)
             self._drop("payload_type")
@@ -281,11 +284,12 @@ class Consumer:
                 self._links.next_transport_sequence_number() if self.uses_transport_cc else None
             ),
         )
+        timestamp = (packet.timestamp + self.timestamp_offset) & 0xFFFFFFFF
         data = rewrite_packet(
             packet,
             payload_type=packet.payload_type,
             sequence_number=sequence_number,
-            timestamp=packet.timestamp,
+            timestamp=timestamp,
             ssrc=self.ssrc,
             extension_block=block,
         )
@@ -295,7 +299,8 @@ class Consumer:
         if self.trace_event_types:
             self._trace_sent(packet, forwarded.is_key_frame, sequence_number)
         self._links.send_rtp(data)
-        self.last_rtp_timestamp = packet.timestamp
+        self.last_rtp_timestamp = timestamp
+        self.last_marker = packet.marker
         if now - self.bitrate_window_start >= 1.0:
             self._close_bitrate_window(now)
         self.bitrate_window_bytes += len(data)
@@ -390,6 +395,25 @@ class Consumer:
         self._links.send_rtp(data)
         self.last_rtp_timestamp = packet.timestamp
 
+    def _sync(self, packet: Any, now: float) -> None:
+        """Make the next output follow the last one sent, in sequence and in time.
+
+        After a simulcast switch the new encoding has its own sequence numbers and RTP
+        timestamps. The timestamp offset places the new key frame at the time that passed
+        since the last packet sent (at least one tick later). One sequence number is skipped
+        when the last packet sent did not end a frame, so the receiver drops that incomplete
+        frame instead of waiting for its missing packets.
+        """
+        skip = 0
+        if self.layer_switch and self.send_stats.packets_sent:
+            skip = 0 if self.last_marker else 1
+            elapsed = max(0.0, now - self.last_sent_at)
+            expected = self.last_rtp_timestamp + max(1, int(elapsed * self.clock_rate))
+            self.timestamp_offset = (expected - packet.timestamp) & 0xFFFFFFFF
+        self.seq_manager.sync(packet.sequence_number, skip=skip)
+        self.sync_required = False
+        self.layer_switch = False
+
     def _select_encoding(self, forwarded: ForwardedPacket) -> bool:
         """Forward one simulcast encoding; switch to the target only on its key frame."""
         index = forwarded.encoding_index
@@ -398,6 +422,7 @@ class Consumer:
         if index == self.target_encoding and forwarded.is_key_frame:
             if self.current_encoding is not None:
                 self.sync_required = True
+                self.layer_switch = True
             self.current_encoding = index
             self._channel.notify(
                 self.id, "layerschange", {"spatialLayer": index, "temporalLayer": None}

@@ -52,8 +52,12 @@ class Harness:
         self.consumer = Consumer(self.channel, "t1", data, links, lambda: 0.0)  # type: ignore[arg-type]
         self.consumer.update_active()
 
-    def feed(self, seq: int, *, key: bool = False, encoding: int = 0, pt: int = 101) -> None:
-        packet = RtpPacket(pt, seq, seq * 3000, 1000 + encoding, payload=b"\x10\x00\x00")
+    def feed(
+        self, seq: int, *, key: bool = False, encoding: int = 0, pt: int = 101, marker: bool = False
+    ) -> None:
+        packet = RtpPacket(
+            pt, seq, seq * 3000, 1000 + encoding, marker=marker, payload=b"\x10\x00\x00"
+        )
         forwarded = ForwardedPacket(packet, encoding, key, OutgoingHeaderExtensions({}), 0.0)
         self.consumer.send(forwarded)
 
@@ -157,7 +161,12 @@ def test_simulcast_switches_on_key_frame() -> None:
     harness.feed(13, encoding=0)
     numbers = harness.sequence_numbers()
     assert len(numbers) == 5
-    assert [(n - numbers[0]) & 0xFFFF for n in numbers] == [0, 1, 2, 3, 4]
+    # The last packet before the switch did not end a frame, so one number is skipped.
+    assert [(n - numbers[0]) & 0xFFFF for n in numbers] == [0, 1, 2, 4, 5]
+    timestamps = [packet.timestamp for packet in harness.sent]
+    # Encoding 2 runs on its own timestamps; the switch continues one tick after the last.
+    assert timestamps[:3] == [51 * 3000, 52 * 3000, 53 * 3000]
+    assert timestamps[3:] == [53 * 3000 + 1, 53 * 3000 + 1 + 3000]
     layer_events = [
         data for _t, event, data in harness.channel.notifications if event == "layerschange"
     ]
@@ -174,3 +183,22 @@ def test_sender_report_after_sending() -> None:
     report = harness.consumer.sender_report(harness.consumer.last_sent_at + 0.5)
     assert report is not None
     assert report[1] == 200
+
+
+def test_simulcast_switch_after_frame_end() -> None:
+    harness = Harness(consumer_type="simulcast", encodings=2)
+    harness.feed(20, encoding=1, key=True)
+    harness.feed(21, encoding=1, marker=True)
+    harness.consumer.handle_request("consumer.setPreferredLayers", {"spatialLayer": 0})
+    harness.feed(7, encoding=0, key=True)
+    numbers = harness.sequence_numbers()
+    assert [(n - numbers[0]) & 0xFFFF for n in numbers] == [0, 1, 2]
+
+
+def test_pause_resume_keeps_timestamps() -> None:
+    harness = Harness()
+    harness.feed(100, key=True)
+    harness.consumer.handle_request("consumer.pause", {})
+    harness.consumer.handle_request("consumer.resume", {})
+    harness.feed(104, key=True)
+    assert [packet.timestamp for packet in harness.sent] == [100 * 3000, 104 * 3000]
