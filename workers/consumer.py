@@ -41,8 +41,10 @@ class ConsumerLinks:
         next_transport_sequence_number: Callable[[], int],
         request_key_frame: Callable[[float, int | None], None],
         producer_stats: Callable[[], list[dict[str, Any]]] = list,
+        encoding_active: Callable[[int, float], bool] = lambda _index, _now: True,
     ) -> None:
         self.producer_stats = producer_stats
+        self.encoding_active = encoding_active
         self.send_rtp = send_rtp
         self.transport_connected = transport_connected
         self.next_transport_sequence_number = next_transport_sequence_number
@@ -415,24 +417,32 @@ class Consumer:
         self.layer_switch = False
 
     def _select_encoding(self, forwarded: ForwardedPacket) -> bool:
-        """Forward one simulcast encoding; switch to the target only on its key frame."""
+        """Forward one simulcast encoding; switch only on a key frame of the one to use.
+
+        The encoding to use is the preferred one (`target_encoding`) when the producer is
+        receiving it, else the highest lower one that it is receiving, so a layer that the
+        sender stops (for lack of bandwidth) does not stop the video.
+        """
         index = forwarded.encoding_index
         if index == self.current_encoding and index == self.target_encoding:
             return True
-        if index == self.target_encoding and forwarded.is_key_frame:
-            if self.current_encoding is not None:
-                self.sync_required = True
-                self.layer_switch = True
-            self.current_encoding = index
-            self._channel.notify(
-                self.id, "layerschange", {"spatialLayer": index, "temporalLayer": None}
-            )
-            return True
-        if self.current_encoding is None and index != self.target_encoding:
-            # NOTE: until the target encoding sends a key frame nothing is forwarded; the
-            # target falls back to a lower encoding only through set_preferred_layers.
-            return False
+        if forwarded.is_key_frame and index != self.current_encoding:
+            if index == self._usable_encoding(forwarded.received_at):
+                if self.current_encoding is not None:
+                    self.sync_required = True
+                    self.layer_switch = True
+                self.current_encoding = index
+                self._channel.notify(
+                    self.id, "layerschange", {"spatialLayer": index, "temporalLayer": None}
+                )
+                return True
         return index == self.current_encoding
+
+    def _usable_encoding(self, now: float) -> int:
+        for index in range(self.target_encoding, 0, -1):
+            if self._links.encoding_active(index, now):
+                return index
+        return 0
 
     def sender_report(self, now: float) -> bytes | None:
         """Build an SR and SDES CNAME for lip sync (RFC 3550 §6.4.1), or None when idle."""

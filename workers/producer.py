@@ -42,6 +42,10 @@ ROUTER_EXTENSION_IDS = extension_ids_by_uri(
 )
 
 
+# A simulcast encoding that sent nothing for this long (seconds) counts as stopped.
+ENCODING_TIMEOUT = 1.0
+
+
 @dataclass(slots=True)
 class ForwardedPacket:
     """A producer packet after mangling, shared by every consumer of the producer."""
@@ -307,6 +311,13 @@ class Producer:
             self.trace("sr", "in", {"ssrc": report.ssrc, "rtpTimestamp": report.rtp_timestamp})
         if found[0].stats.on_sender_report(now, report):
             self._router.on_producer_score(self)
+
+    def encoding_active(self, index: int, now: float) -> bool:
+        """Tell whether encoding `index` delivered a packet in the last ENCODING_TIMEOUT s."""
+        if not 0 <= index < len(self.streams):
+            return False
+        stream = self.streams[index]
+        return stream is not None and now - stream.last_received_at < ENCODING_TIMEOUT
 
     def media_counters(self) -> dict[str, int]:
         """Return cumulative counters for the worker-wide totals of /metrics."""

@@ -147,6 +147,7 @@ class Transport:
             next_transport_sequence_number=self._next_transport_sequence_number,
             request_key_frame=producer.request_key_frame,
             producer_stats=producer.get_stats,
+            encoding_active=producer.encoding_active,
         )
         # Media-level engines (statistics, NACK, key-frame requests) run on wall-clock time,
         # which also stamps sender reports; ICE and DTLS use the event loop's clock.

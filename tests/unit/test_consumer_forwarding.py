@@ -21,8 +21,15 @@ class FakeChannel:
 
 class Harness:
     def __init__(
-        self, *, kind: str = "video", consumer_type: str = "simple", encodings: int = 1
+        self,
+        *,
+        kind: str = "video",
+        consumer_type: str = "simple",
+        encodings: int = 1,
+        active_encodings: set[int] | None = None,
     ) -> None:
+        # Encodings the producer is receiving; None means all of them.
+        self.active_encodings = active_encodings
         self.sent: list[RtpPacket] = []
         self.key_frame_requests: list[int | None] = []
         self.connected = True
@@ -32,6 +39,9 @@ class Harness:
             transport_connected=lambda: self.connected,
             next_transport_sequence_number=lambda: 1,
             request_key_frame=lambda now, index: self.key_frame_requests.append(index),
+            encoding_active=lambda index, now: (
+                self.active_encodings is None or index in self.active_encodings
+            ),
         )
         mime = "video/VP8" if kind == "video" else "audio/opus"
         data = {
@@ -202,3 +212,20 @@ def test_pause_resume_keeps_timestamps() -> None:
     harness.consumer.handle_request("consumer.resume", {})
     harness.feed(104, key=True)
     assert [packet.timestamp for packet in harness.sent] == [100 * 3000, 104 * 3000]
+
+
+def test_simulcast_falls_back_to_received_layer() -> None:
+    harness = Harness(consumer_type="simulcast", encodings=3, active_encodings={0, 1})
+    harness.feed(5, encoding=0, key=True)
+    harness.feed(40, encoding=1, key=True)
+    harness.feed(41, encoding=1)
+    assert harness.consumer.current_encoding == 1
+    assert len(harness.sent) == 2
+    # The top layer starts arriving: the consumer moves up on its next key frame.
+    harness.active_encodings = {0, 1, 2}
+    harness.feed(42, encoding=1, marker=True)
+    harness.feed(90, encoding=2)
+    harness.feed(91, encoding=2, key=True)
+    assert harness.consumer.current_encoding == 2
+    numbers = harness.sequence_numbers()
+    assert [(n - numbers[0]) & 0xFFFF for n in numbers] == [0, 1, 2, 3]
