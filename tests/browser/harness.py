@@ -259,12 +259,15 @@ def join_meeting(
     *,
     admin: bool = False,
     lang: str = "en",
+    simulcast: bool = False,
 ) -> Page:
     """Open the app, join `room` from the lobby with a dev token, and wait for the own camera."""
     page = pages.new_page(browser, name)
     query = {"room": room, "name": name, "identity": name.lower(), "lang": lang}
     if admin:
         query["admin"] = "1"
+    if simulcast:
+        query["simulcast"] = "1"
     page.goto(f"{server.url}/?{urlencode(query)}")
     page.get_by_test_id("join-button").click()
     expect(page.get_by_test_id("leave-button")).to_be_visible(timeout=JOIN_TIMEOUT_MS)

@@ -4,6 +4,7 @@ Every participant is a browser context of its own that joins through the lobby w
 development token. Receiver statistics come from `window.__pysfu.stats()`.
 """
 
+import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -229,3 +230,19 @@ def test_four_participants(
             if other != own_id:
                 stats = wait_for_media(viewer, peer=other, source="camera", timeout=30)
                 assert stats["frameWidth"] == 320
+
+
+def test_simulcast_camera_reaches_peer(
+    browser: Browser, server: ServerProcess, pages: PageSet
+) -> None:
+    room = unique_room("simulcast")
+    alice = join_meeting(pages, browser, server, room, "Alice", simulcast=True)
+    bob = join_meeting(pages, browser, server, room, "Bob", simulcast=True)
+    alice_id = peer_id(alice)
+    stats = wait_for_media(bob, peer=alice_id, source="camera")
+    assert stats["frameWidth"] > 0
+    # Frames keep coming after the first ones, across any layer switch of the consumer.
+    time.sleep(3)
+    later = wait_for_media(bob, peer=alice_id, source="camera")
+    assert later["framesDecoded"] > stats["framesDecoded"] + 30
+    assert later["frameWidth"] > 0

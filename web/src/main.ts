@@ -13,7 +13,9 @@ declare global {
   }
 }
 
-const service = new MediasoupRtcService();
+// `?simulcast=1` sends the camera as three simulcast layers (off by default).
+const simulcast = new URLSearchParams(window.location.search).get('simulcast') === '1';
+const service = new MediasoupRtcService({ simulcast });
 const state = createMeetingState();
 bindMeeting(state, service);
 
