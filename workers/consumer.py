@@ -27,6 +27,8 @@ from workers.stream_stats import SendStreamStats
 if TYPE_CHECKING:
     from workers.channel_server import ChannelServer
 
+# Seconds a consumer waits for a requested key frame before it asks again.
+KEY_FRAME_RETRY = 1.0
 # mediasoup omits a sender report when the stream sent nothing for this long (seconds).
 SENDER_REPORT_MAX_IDLE = 2.0
 
@@ -96,6 +98,7 @@ class Consumer:
         self.layer_switch = False
         self.timestamp_offset = 0
         self.last_marker = True
+        self.key_frame_requested_at = 0.0
         # Simulcast: the encoding currently forwarded and the one to switch to.
         self.current_encoding: int | None = None
         self.target_encoding = self._initial_target()
@@ -231,7 +234,8 @@ class Consumer:
         if self.kind != "video" or not self.active:
             return
         encoding = self.target_encoding if self.type == "simulcast" else None
-        self._links.request_key_frame(self._clock(), encoding)
+        self.key_frame_requested_at = self._clock()
+        self._links.request_key_frame(self.key_frame_requested_at, encoding)
 
     def on_key_frame_request(self, kind: str = "pli") -> None:
         """Handle a PLI or FIR from the receiving client: ask the producer for a key frame."""
@@ -267,6 +271,10 @@ class Consumer:
         if self.sync_required:
             if self.kind == "video" and not forwarded.is_key_frame:
                 self._drop("waiting_for_key_frame")
+                # A sender may ignore a request that comes soon after its last key frame
+                # (libwebrtc does), so keep asking while waiting; the producer throttles.
+                if forwarded.received_at - self.key_frame_requested_at > KEY_FRAME_RETRY:
+                    self.request_key_frame()
                 return
             self._sync(packet, forwarded.received_at)
         if packet.payload_type not in self.payload_types:

@@ -59,16 +59,26 @@ class Harness:
             "consumableRtpEncodings": [{"ssrc": 1000 + i} for i in range(encodings)],
             "paused": False,
         }
-        self.consumer = Consumer(self.channel, "t1", data, links, lambda: 0.0)  # type: ignore[arg-type]
+        self.now = 0.0
+        self.consumer = Consumer(self.channel, "t1", data, links, lambda: self.now)  # type: ignore[arg-type]
         self.consumer.update_active()
 
     def feed(
-        self, seq: int, *, key: bool = False, encoding: int = 0, pt: int = 101, marker: bool = False
+        self,
+        seq: int,
+        *,
+        key: bool = False,
+        encoding: int = 0,
+        pt: int = 101,
+        marker: bool = False,
+        at: float | None = None,
     ) -> None:
+        if at is not None:
+            self.now = at
         packet = RtpPacket(
             pt, seq, seq * 3000, 1000 + encoding, marker=marker, payload=b"\x10\x00\x00"
         )
-        forwarded = ForwardedPacket(packet, encoding, key, OutgoingHeaderExtensions({}), 0.0)
+        forwarded = ForwardedPacket(packet, encoding, key, OutgoingHeaderExtensions({}), self.now)
         self.consumer.send(forwarded)
 
     def sequence_numbers(self) -> list[int]:
@@ -229,3 +239,19 @@ def test_simulcast_falls_back_to_received_layer() -> None:
     assert harness.consumer.current_encoding == 2
     numbers = harness.sequence_numbers()
     assert [(n - numbers[0]) & 0xFFFF for n in numbers] == [0, 1, 2, 3]
+
+
+def test_key_frame_requested_again_while_waiting() -> None:
+    harness = Harness()
+    assert harness.key_frame_requests == [None]
+    harness.feed(1, at=0.5)
+    harness.feed(2, at=0.9)
+    assert harness.key_frame_requests == [None]
+    harness.feed(3, at=1.2)
+    assert harness.key_frame_requests == [None, None]
+    harness.feed(4, at=1.5)
+    assert harness.key_frame_requests == [None, None]
+    harness.feed(5, at=1.6, key=True)
+    harness.feed(6, at=3.0)
+    assert harness.key_frame_requests == [None, None]
+    assert len(harness.sent) == 2
