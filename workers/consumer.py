@@ -27,7 +27,7 @@ from workers.stream_stats import SendStreamStats
 if TYPE_CHECKING:
     from workers.channel_server import ChannelServer
 
-# Seconds a consumer waits for a requested key frame before it asks again.
+# Seconds a consumer waits for a requested key frame before it requests one again.
 KEY_FRAME_RETRY = 1.0
 # mediasoup omits a sender report when the stream sent nothing for this long (seconds).
 SENDER_REPORT_MAX_IDLE = 2.0
@@ -263,11 +263,13 @@ class Consumer:
         # `active` (pause, producer pause, transport connection) calls update_active().
         if not self.was_active:
             return
+
         if self.type == "pipe":
             self._send_piped(forwarded)
             return
         if self.type == "simulcast" and not self._select_encoding(forwarded):
             return
+
         if self.sync_required:
             if self.kind == "video" and not forwarded.is_key_frame:
                 self._drop("waiting_for_key_frame")
@@ -277,6 +279,7 @@ class Consumer:
                     self.request_key_frame()
                 return
             self._sync(packet, forwarded.received_at)
+
         if packet.payload_type not in self.payload_types:
             self.seq_manager.drop(packet.sequence_number)
             self._drop("payload_type")
@@ -285,6 +288,7 @@ class Consumer:
         if sequence_number is None:
             self._drop("old_sequence_number")
             return
+
         # The packet is sent within microseconds of its arrival, in the same loop callback.
         now = forwarded.received_at
         block = forwarded.extensions.build(
@@ -303,12 +307,14 @@ class Consumer:
             ssrc=self.ssrc,
             extension_block=block,
         )
+
         if self.retransmission is not None:
             self.retransmission.store(now, sequence_number, data)
         self.send_stats.on_packet_sent(now, sequence_number, len(data))
         if self.trace_event_types:
             self._trace_sent(packet, forwarded.is_key_frame, sequence_number)
         self._links.send_rtp(data)
+
         self.last_rtp_timestamp = timestamp
         self.last_marker = packet.marker
         if now - self.bitrate_window_start >= 1.0:

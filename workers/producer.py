@@ -203,6 +203,7 @@ class Producer:
                 return None
         stream, is_rtx = found
         stream.account(now, len(packet.buffer))
+
         if is_rtx:
             apt = self.rtx_payload_types.get(packet.payload_type)
             if apt is None:
@@ -221,6 +222,7 @@ class Producer:
             self._account_loss(now, stream, packet, False, False)
             self._drop("padding_only")
             return None
+
         mapped_payload_type = self.mapped_payload_types.get(packet.payload_type)
         if mapped_payload_type is None or packet.payload_type not in self.media_payload_types:
             self._drop("payload_type")
@@ -228,6 +230,7 @@ class Producer:
         if packet.payload_size == 0:
             self._drop("padding_only")
             return None
+
         is_key_frame = False
         if self.detect_key_frame is not None:
             try:
@@ -248,6 +251,7 @@ class Producer:
             return None
         if self.paused:
             return stream
+
         packet.payload_type = mapped_payload_type
         packet.ssrc = stream.mapped_ssrc
         extensions = OutgoingHeaderExtensions(
