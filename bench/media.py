@@ -1,7 +1,7 @@
 """Pre-packetized RTP media for the bots: VP8 and Opus-sized packets that carry their send time.
 
 Nothing is encoded. A VP8 packet has a valid payload descriptor (RFC 7741 §4.2) and, when it
-starts a frame, a valid frame tag, so the SFU's key frame detection sees real key frames. The
+starts a frame, a valid frame tag, so the SFU's key frame detection gets real key frames. The
 last `TAIL.size` bytes of every payload are the stream id, a per-stream packet counter and the
 send time in CLOCK_MONOTONIC nanoseconds. The tail survives any header rewrite by the SFU, so a
 subscriber on the same host computes end-to-end latency and loss from it.
@@ -95,7 +95,7 @@ class StreamSender:
     sequence: int = 0
     counter: int = 0
     rtx_sequence: int = 0
-    # Plain packets by sequence number modulo the store size, for answering NACKs.
+    # Plain packets by sequence number modulo the store size, for replying to NACKs.
     store: list[bytes | None] = field(default_factory=lambda: [None] * 512)
 
     def _remember(self, packet: bytes) -> None:

@@ -21,7 +21,7 @@ _WORKER_LABEL = re.compile(r'worker="(\d+)"')
 
 @dataclass
 class Target:
-    """What the bots connect to, and the processes whose CPU the report measures."""
+    """Target of a run: the address the bots connect to and the processes whose CPU is measured."""
 
     kind: str  # "pysfu" or "baseline"
     server_url: str | None = None

@@ -118,7 +118,7 @@ class Channel:
     def request_nowait(
         self, method: str, target_id: str | None = None, data: dict[str, Any] | None = None
     ) -> None:
-        """Send a request whose response nobody awaits (used by synchronous `close()`).
+        """Send a request without awaiting its response (used by synchronous `close()`).
 
         The channel still owns the pending future: an error response is logged, and closing
         the channel resolves it, so nothing is left dangling.
@@ -150,8 +150,8 @@ class Channel:
         if self._reader is not None:
             self._reader.close()
         # The transports close their pipe files on a later loop iteration, which never comes
-        # if the loop stops first; the garbage collector would then close file descriptors
-        # that a new pipe may be using by then. Close them now.
+        # if the loop stops first. The garbage collector would then close descriptors that a
+        # newer pipe may reuse, so close the files now.
         for pipe in self._pipes:
             pipe.close()
         if self._on_closed is not None:

@@ -52,6 +52,8 @@ class FrameDecoder:
             except (ValueError, msgpack.UnpackException) as error:
                 raise FramingError(f"invalid msgpack frame: {error}") from error
             if not isinstance(message, dict):
-                raise FramingError(f"frame holds a {type(message).__name__}, expected a map")
+                raise FramingError(
+                    f"invalid frame: contains a {type(message).__name__}, expected a map"
+                )
             messages.append(message)
         return messages

@@ -1,7 +1,7 @@
 """Lifecycle shared by every control-plane object: ids, events, app data and the close cascade.
 
 The cascade is written once here. An object closed by its owner's `close()` sends a close
-request to the worker and tells its parent to forget it. An object closed because its parent
+request to the worker and removes itself from its parent. An object closed because its parent
 closed sends nothing (the worker closes its own copy as part of the parent's close) and
 emits the event its parent names, such as `routerclose` or `transportclose`.
 """
@@ -32,7 +32,7 @@ class SafeEventEmitter(EventEmitter):
 class Entity(SafeEventEmitter):
     """Base of Worker, Router, transports, producers, consumers, servers and observers.
 
-    Subclasses list their child registries in `_children()` and say which event a child
+    Subclasses list their child registries in `_children()` and name the event a child
     emits when this object closes (`child_close_event`).
     """
 

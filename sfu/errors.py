@@ -10,7 +10,7 @@ class InvalidStateError(SfuError):
 
 
 class UnsupportedError(SfuError):
-    """The request is well formed but asks for something pysfu cannot do (a codec, a mode)."""
+    """The request is well formed but requests something pysfu cannot do (a codec, a mode)."""
 
 
 class InvalidParameterError(SfuError, ValueError):

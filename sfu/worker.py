@@ -26,7 +26,7 @@ _LOG_METHODS = {"debug": "debug", "info": "info", "warn": "warning", "error": "e
 
 
 class WorkerDiedError(SfuError):
-    """A worker process exited without being closed; `exit_code` or `signal` says how."""
+    """A worker process exited without being closed; `exit_code` or `signal` gives the cause."""
 
     def __init__(self, pid: int, returncode: int) -> None:
         self.pid = pid

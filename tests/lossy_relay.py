@@ -1,7 +1,7 @@
 """A UDP relay that loses and reorders RTP and RTCP, standing in for a bad network.
 
 Clients are given the relay's address instead of the worker's. Each client address gets
-its own upstream socket, so the worker sees one 5-tuple per client as it would without
+its own upstream socket, so the worker gets one 5-tuple per client as it would without
 the relay. STUN and DTLS pass untouched, so only the media path is degraded.
 """
 

@@ -78,7 +78,7 @@ def _loopback_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
 
 
 # aioice gathers host candidates on every interface except loopback, so a client would send
-# from the machine's LAN address and pysfu would answer there. Tests keep all traffic on
+# from the machine's LAN address and pysfu would reply to that address. Tests keep all traffic on
 # 127.0.0.1: the network is the edge these tests may fake.
 aioice.ice.get_host_addresses = _loopback_host_addresses
 

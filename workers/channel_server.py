@@ -14,8 +14,8 @@ RequestHandler = Callable[[str, str | None, dict[str, Any]], Any | Awaitable[Any
 
 _logger = structlog.get_logger("workers.channel")
 
-# Requests are queued between the pipe and the handler; past this many the reader pauses,
-# which leaves the rest in the pipe and so pushes back on the control plane.
+# Requests queued between the pipe and the handler. Past this many the reader pauses, so the
+# rest stays in the pipe and the control plane's writes block.
 MAX_QUEUED_REQUESTS = 1024
 
 

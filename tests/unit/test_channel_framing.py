@@ -41,7 +41,7 @@ def test_oversized_length_rejected() -> None:
 
 def test_non_map_frame_rejected() -> None:
     payload = msgpack.packb([1, 2])
-    with pytest.raises(FramingError, match="holds a list"):
+    with pytest.raises(FramingError, match="contains a list, expected a map"):
         FrameDecoder().feed(struct.pack("!I", len(payload)) + payload)
 
 
